@@ -1,0 +1,140 @@
+// Package assets embeds the static files of the login UI (stylesheet, passkey
+// script and htmx) and serves them under content-hashed URLs with a long cache
+// lifetime.
+//
+// Vendored third-party code:
+//   - htmx-2.0.11.min.js is dist/htmx.min.js from the npm package htmx.org@2.0.11
+//     (https://registry.npmjs.org/htmx.org/-/htmx.org-2.0.11.tgz), unmodified;
+//     its licence (Zero-Clause BSD) is in htmx.LICENSE.
+package assets
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+)
+
+// Prefix is the URL path under which Handler serves the assets.
+const Prefix = "/assets/"
+
+// hashLen is the number of hex digits of the SHA-256 content hash put into a URL.
+const hashLen = 8
+
+//go:embed app.css passkeys.js htmx-2.0.11.min.js
+var files embed.FS
+
+// source maps a logical asset name to its embedded file.
+type source struct {
+	name string // logical name used by templates, e.g. "htmx.min.js"
+	file string // embedded file name
+}
+
+// sources lists every served asset. A function, so there is no package-level mutable state.
+func sources() []source {
+	return []source{
+		{name: "app.css", file: "app.css"},
+		{name: "passkeys.js", file: "passkeys.js"},
+		{name: "htmx.min.js", file: "htmx-2.0.11.min.js"},
+	}
+}
+
+// file is one asset ready to serve.
+type file struct {
+	url         string // e.g. /assets/app.1a2b3c4d.css
+	etag        string
+	contentType string
+	body        []byte
+}
+
+// Assets holds the embedded files and their hashed URLs. It is read-only after
+// New and safe for concurrent use.
+type Assets struct {
+	byName map[string]*file // logical name -> file
+	byPath map[string]*file // hashed file name (without Prefix) -> file
+}
+
+// New reads the embedded files and computes their content hashes.
+func New() (*Assets, error) {
+	a := &Assets{byName: map[string]*file{}, byPath: map[string]*file{}}
+	for _, s := range sources() {
+		body, err := files.ReadFile(s.file)
+		if err != nil {
+			return nil, fmt.Errorf("assets: read %s: %w", s.file, err)
+		}
+		ct, err := contentType(s.name)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(body)
+		hash := hex.EncodeToString(sum[:])[:hashLen]
+		hashed := hashedName(s.name, hash)
+		f := &file{
+			url:         Prefix + hashed,
+			etag:        `"` + hash + `"`,
+			contentType: ct,
+			body:        body,
+		}
+		a.byName[s.name] = f
+		a.byPath[hashed] = f
+	}
+	return a, nil
+}
+
+// hashedName puts hash before the last extension: "htmx.min.js" -> "htmx.min.<hash>.js".
+func hashedName(name, hash string) string {
+	ext := path.Ext(name)
+	return strings.TrimSuffix(name, ext) + "." + hash + ext
+}
+
+func contentType(name string) (string, error) {
+	switch path.Ext(name) {
+	case ".css":
+		return "text/css; charset=utf-8", nil
+	case ".js":
+		return "text/javascript; charset=utf-8", nil
+	default:
+		return "", fmt.Errorf("assets: no content type known for %q", name)
+	}
+}
+
+// URL returns the content-hashed URL path of the asset with the given logical
+// name ("app.css", "passkeys.js" or "htmx.min.js"), e.g. "/assets/app.1a2b3c4d.css".
+// It returns "" for an unknown name.
+func (a *Assets) URL(name string) string {
+	if f, ok := a.byName[name]; ok {
+		return f.url
+	}
+	return ""
+}
+
+// Handler serves the assets at their hashed URLs (GET and HEAD only) with an
+// immutable, year-long cache lifetime. Unknown names and stale hashes get 404.
+// Mount it at Prefix without stripping the prefix (mux.Handle("GET /assets/", a.Handler()));
+// a request path that has already been stripped of Prefix is accepted too.
+func (a *Assets) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
+			return
+		}
+		name := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, Prefix), "/")
+		f, ok := a.byPath[name]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", f.contentType)
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+		h.Set("ETag", f.etag)
+		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.body))
+	})
+}

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/latchkey/latchkey/internal/browsertest"
+)
+
+// lockedBuffer collects the server's output from its goroutine.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// freePort returns a TCP port on localhost that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "localhost:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	defer ln.Close()
+	_, port, err := net.SplitHostPort(ln.Addr().String())
+	if err != nil {
+		t.Fatalf("split %s: %v", ln.Addr(), err)
+	}
+	return port
+}
+
+// startServer runs the real program (run) on a fresh port with a fresh
+// SQLite database, waits until /healthz answers 200 and returns the base URL
+// (http://localhost:PORT: passkeys need localhost, not an IP). The server is
+// stopped when the test ends; an error from run other than on cancel fails
+// the test.
+func startServer(t *testing.T) string {
+	t.Helper()
+	port := freePort(t)
+	base := "http://localhost:" + port
+	env := map[string]string{
+		"LATCHKEY_ADDR":             "localhost:" + port,
+		"LATCHKEY_PUBLIC_URL":       base,
+		"LATCHKEY_DATABASE_URL":     "sqlite:" + filepath.Join(t.TempDir(), "latchkey.db"),
+		"LATCHKEY_CEREMONY_TIMEOUT": "20s",
+	}
+	getenv := func(key string) string { return env[key] }
+
+	out := &lockedBuffer{}
+	t.Cleanup(func() { // runs last: after the server has stopped
+		if t.Failed() {
+			t.Logf("server output:\n%s", out.String())
+		}
+	})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	var runErr error
+	go func() {
+		defer close(stopped)
+		runErr = run(ctx, []string{"latchkey"}, getenv, out)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-stopped:
+			if runErr != nil && !errors.Is(runErr, context.Canceled) {
+				t.Errorf("run returned: %v", runErr)
+			}
+		case <-time.After(15 * time.Second):
+			t.Errorf("run did not return within 15s of cancel")
+		}
+	})
+
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		select {
+		case <-stopped:
+			t.Fatalf("run returned before the server was healthy: %v", runErr)
+		default:
+		}
+		resp, err := client.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return base
+			}
+			err = fmt.Errorf("status %s", resp.Status)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s/healthz: not healthy after 15s: %v", base, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// homeUserID reads the user ID the home page shows after its "User ID" label.
+func homeUserID(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	text, err := browsertest.PageText(ctx)
+	if err != nil {
+		t.Fatalf("read page text: %v", err)
+	}
+	m := regexp.MustCompile(`User ID\s*:?\s*(\S+)`).FindStringSubmatch(text)
+	if m == nil {
+		browsertest.Diagnose(t, ctx, "user ID")
+		t.Fatalf("no user ID on the home page")
+	}
+	return m[1]
+}
+
+// TestBrowserSignUpLogOutLogIn drives the real server with headless Chromium
+// and a virtual authenticator, finding every control by its accessible name:
+// sign up, log out, the /home redirect, log in with the passkey, and reload.
+func TestBrowserSignUpLogOutLogIn(t *testing.T) {
+	browsertest.Chromium(t) // skip (or fail on CI) before starting the server
+	base := startServer(t)
+	ctx := browsertest.NewBrowser(t)
+	authID, err := browsertest.AddVirtualAuthenticator(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const name = "Ada Lovelace"
+	email := fmt.Sprintf("ada-%d@example.com", time.Now().UnixNano())
+	loginButton := browsertest.Button("Log in with a passkey")
+	step := func(name string, actions ...chromedp.Action) {
+		t.Helper()
+		browsertest.Step(t, ctx, name, actions...)
+	}
+	path := func() string {
+		t.Helper()
+		var p string
+		if err := chromedp.Run(ctx, chromedp.Evaluate(`location.pathname`, &p)); err != nil {
+			t.Fatalf("read location: %v", err)
+		}
+		return p
+	}
+
+	step("open the login page",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(browsertest.Textbox("Email address")),
+	)
+	step("sign up",
+		chromedp.SendKeys(browsertest.Textbox("Email address"), email),
+		chromedp.SendKeys(browsertest.Textbox("Full name"), name),
+		chromedp.Click(browsertest.Button("Create account")),
+		browsertest.WaitText("User ID", name, email),
+		browsertest.WaitPath("/home"),
+	)
+	userID := homeUserID(t, ctx)
+	if !strings.HasPrefix(userID, "usr-") {
+		t.Errorf("user ID %q does not start with usr-", userID)
+	}
+
+	creds, err := browsertest.Credentials(ctx, authID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(creds) != 1 || !creds[0].IsResidentCredential {
+		t.Fatalf("authenticator holds %d credentials after sign-up, want 1 resident one", len(creds))
+	}
+	passkey := creds[0]
+	// Keep the passkey out of the authenticator while logged out: with passkey
+	// autofill on the login page, Chromium would otherwise log straight back
+	// in by itself, and the steps below would not test what they name.
+	if err := browsertest.RemoveCredential(ctx, authID, passkey.CredentialID); err != nil {
+		t.Fatal(err)
+	}
+
+	step("log out",
+		chromedp.Click(browsertest.Button("Log out")),
+		chromedp.WaitVisible(loginButton),
+		browsertest.WaitPath("/"),
+	)
+	step("open /home while logged out",
+		chromedp.Navigate(base+"/home"),
+		chromedp.WaitVisible(loginButton),
+		browsertest.WaitPath("/"),
+	)
+	if got := path(); got != "/" {
+		t.Errorf("after /home while logged out, path = %q, want /", got)
+	}
+
+	if err := browsertest.AddCredential(ctx, authID, passkey); err != nil {
+		t.Fatal(err)
+	}
+	step("log in with the passkey",
+		chromedp.Click(loginButton),
+		browsertest.WaitText("User ID", name, email),
+		browsertest.WaitPath("/home"),
+	)
+	if got := homeUserID(t, ctx); got != userID {
+		t.Errorf("after log-in, user ID = %q, want %q", got, userID)
+	}
+
+	step("reload /home",
+		chromedp.Reload(),
+		browsertest.WaitText("User ID", name, email),
+		browsertest.WaitPath("/home"),
+	)
+	if got := homeUserID(t, ctx); got != userID {
+		t.Errorf("after reload, user ID = %q, want %q", got, userID)
+	}
+
+	if errs := browsertest.ConsoleErrors(ctx); len(errs) != 0 {
+		t.Errorf("browser console errors: %q", errs)
+	}
+	if v := browsertest.CSPViolations(ctx); len(v) != 0 {
+		t.Errorf("Content Security Policy violations: %q", v)
+	}
+}

@@ -1,0 +1,124 @@
+// Command latchkey serves passkey login: go run ./cmd/latchkey, then open http://localhost:8080.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/joho/godotenv"
+
+	"github.com/latchkey/latchkey/internal/app"
+	"github.com/latchkey/latchkey/internal/config"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "latchkey:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts Latchkey and serves until ctx is cancelled, then shuts down gracefully.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	envFile := fs.String("env-file", ".env", "optional file of KEY=value lines; real environment variables win")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	getenv, err := withEnvFile(getenv, *envFile)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+
+	a, err := app.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := a.Close(); err != nil {
+			log.Error("closing the database failed", "err", err)
+		}
+	}()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           a.Handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	maintCtx, stopMaint := context.WithCancel(ctx)
+	defer stopMaint()
+	go a.RunMaintenance(maintCtx, 10*time.Minute)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("Latchkey is ready", "url", cfg.Origin(), "listen", ln.Addr().String(), "database", dbKind(cfg.DatabaseURL))
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// withEnvFile layers an optional .env file under the real environment.
+func withEnvFile(getenv func(string) string, path string) (func(string) string, error) {
+	if path == "" {
+		return getenv, nil
+	}
+	file, err := godotenv.Read(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return getenv, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return func(k string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return file[k]
+	}, nil
+}
+
+func dbKind(url string) string {
+	if len(url) >= 7 && url[:7] == "sqlite:" {
+		return url
+	}
+	return "postgres"
+}

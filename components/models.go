@@ -1,0 +1,81 @@
+// Package components holds the templ views of Latchkey: the page layout and the
+// login, home and error pages, each also available as a fragment that htmx
+// swaps into <main id="app">. Components take view-model structs and hold no
+// business logic.
+package components
+
+import (
+	"net/http"
+
+	"github.com/a-h/templ"
+)
+
+// htmxConfig is the content of the htmx-config meta tag (htmx 2.0.11 option
+// names): no inline indicator styles, no eval and no script execution from
+// swapped content (CSP friendly), and 4xx/5xx responses are swapped in too so the
+// server's error fragment reaches the page.
+const htmxConfig = `{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,` +
+	`"historyRestoreAsHxRequest":false,` +
+	`"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},` +
+	`{"code":"[45]..","swap":true,"error":true}]}`
+
+// Page is what the layout needs: the page title and the hashed asset URLs
+// (from assets.URL), plus the CSP nonce put on the script and link tags when it
+// is not empty.
+type Page struct {
+	Title   string
+	CSSURL  string
+	HTMXURL string
+	JSURL   string
+	Nonce   string
+}
+
+// LoginView is the login page's data: Error is shown in the alert region,
+// Email and Name refill the sign-up form.
+type LoginView struct {
+	Error string
+	Email string
+	Name  string
+}
+
+// HomeView is the logged-in user shown on the home page.
+type HomeView struct {
+	UserID string
+	Name   string
+	Email  string
+}
+
+// ErrorView is an error shown to the user in plain words. Status is the HTTP
+// status code; an empty Title falls back to the status text.
+type ErrorView struct {
+	Status  int
+	Title   string
+	Message string
+}
+
+// pageTitle is the document title: "<Title> · Latchkey", or "Latchkey" alone.
+func pageTitle(p Page) string {
+	if p.Title == "" {
+		return "Latchkey"
+	}
+	return p.Title + " · Latchkey"
+}
+
+// heading is the error's title, falling back to the status text.
+func (v ErrorView) heading() string {
+	if v.Title != "" {
+		return v.Title
+	}
+	if t := http.StatusText(v.Status); t != "" {
+		return t
+	}
+	return "Something went wrong"
+}
+
+// nonceAttr is the CSP nonce attribute, or nothing when nonce is empty.
+func nonceAttr(nonce string) templ.Attributes {
+	if nonce == "" {
+		return templ.Attributes{}
+	}
+	return templ.Attributes{"nonce": nonce}
+}

@@ -1,0 +1,117 @@
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"time"
+)
+
+type nonceKey struct{}
+
+func nonceFrom(ctx context.Context) string {
+	n, _ := ctx.Value(nonceKey{}).(string)
+	return n
+}
+
+// securityHeaders sets a strict Content-Security-Policy with a fresh nonce per response, and the other
+// headers every page should carry.
+func securityHeaders(next http.Handler, secure bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		nonce := base64.RawStdEncoding.EncodeToString(b)
+		hdr := w.Header()
+		hdr.Set("Content-Security-Policy", fmt.Sprintf("default-src 'none'; script-src 'self' 'nonce-%[1]s'; "+
+			"style-src 'self' 'nonce-%[1]s'; img-src 'self' data:; connect-src 'self'; form-action 'self'; "+
+			"frame-ancestors 'none'; base-uri 'none'", nonce))
+		hdr.Set("X-Content-Type-Options", "nosniff")
+		hdr.Set("Referrer-Policy", "same-origin")
+		hdr.Set("X-Frame-Options", "DENY")
+		hdr.Set("Cross-Origin-Opener-Policy", "same-origin")
+		hdr.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		if secure {
+			hdr.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), nonceKey{}, nonce)))
+	})
+}
+
+// crossOrigin answers a cross-site state-changing request refused by http.CrossOriginProtection.
+func (h *Handler) crossOrigin(w http.ResponseWriter, r *http.Request) {
+	h.fail(w, r, http.StatusForbidden, "Request refused",
+		"This request came from another site, so it was refused. Open Latchkey directly and try again.",
+		fmt.Errorf("cross-origin request refused (Origin %q, Sec-Fetch-Site %q)", r.Header.Get("Origin"), r.Header.Get("Sec-Fetch-Site")))
+}
+
+// recoverer turns a panic into a logged 500 with plain words.
+func (h *Handler) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				h.log.ErrorContext(r.Context(), "panic", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				h.fail(w, r, http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Please try again.", nil)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusWriter remembers the status code for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// logRequests writes one debug record per request (never headers or bodies: they carry tokens).
+func (h *Handler) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		h.log.DebugContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
+	})
+}
+
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	h.fail(w, r, http.StatusNotFound, "Page not found", "There is nothing at this address. Go back to the start page.", nil)
+}
+
+func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if h.deps.Health != nil {
+		if err := h.deps.Health(ctx); err != nil {
+			h.log.ErrorContext(ctx, "health check failed", "err", err)
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("unavailable\n"))
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write([]byte("ok\n"))
+}

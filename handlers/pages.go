@@ -1,0 +1,153 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/latchkey/latchkey/components"
+	"github.com/latchkey/latchkey/internal/verify"
+)
+
+// Session JWT cookies: Corbado's current name and its legacy one.
+const (
+	SessionTokenCookie       = "cbo_session_token"
+	LegacySessionTokenCookie = "cbo_short_session"
+)
+
+func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.deps.Sessions.User(r.Context()); ok {
+		redirect(w, r, "/home")
+		return
+	}
+	h.renderLogin(w, r, http.StatusOK, components.LoginView{})
+}
+
+func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int, v components.LoginView) {
+	h.render(w, r, status, components.LoginPage(h.page(r, "Log in"), v), components.LoginFragment(v))
+}
+
+// loginWithoutJavaScript answers the sign-up form when it was submitted without the passkey script.
+func (h *Handler) loginWithoutJavaScript(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	_ = r.ParseForm()
+	h.logFailure(r, http.StatusBadRequest, errors.New("sign-up form posted without JavaScript"))
+	h.renderLogin(w, r, http.StatusBadRequest, components.LoginView{
+		Error: "Passkeys need JavaScript. Turn it on for this site, then try again.",
+		Email: truncate(r.PostForm.Get("email"), 254),
+		Name:  truncate(r.PostForm.Get("name"), 100),
+	})
+}
+
+func (h *Handler) homePage(w http.ResponseWriter, r *http.Request) {
+	u, ok := h.deps.Sessions.User(r.Context())
+	if !ok {
+		redirect(w, r, "/")
+		return
+	}
+	v := components.HomeView{UserID: u.ID, Name: u.Name, Email: u.Email}
+	h.render(w, r, http.StatusOK, components.HomePage(h.page(r, "Home"), v), components.HomeFragment(v))
+}
+
+// exchangeSession verifies the session JWT cookie once and turns it into a server-side session.
+func (h *Handler) exchangeSession(w http.ResponseWriter, r *http.Request) {
+	raw := ""
+	for _, name := range []string{SessionTokenCookie, LegacySessionTokenCookie} {
+		if c, err := r.Cookie(name); err == nil && c.Value != "" {
+			raw = c.Value
+			break
+		}
+	}
+	if raw == "" {
+		h.logFailure(r, http.StatusUnauthorized, errors.New("no session token cookie"))
+		h.renderLogin(w, r, http.StatusUnauthorized, components.LoginView{Error: "You are not logged in. Log in with your passkey."})
+		return
+	}
+	u, err := h.deps.Authenticator.Authenticate(r.Context(), raw)
+	if err != nil {
+		status, msg := http.StatusUnauthorized, "We could not confirm your login. Please log in again."
+		switch {
+		case errors.Is(err, verify.ErrExpired):
+			msg = "Your login took too long and expired. Please log in again."
+		case errors.Is(err, verify.ErrUnavailable):
+			status, msg = http.StatusServiceUnavailable, "We cannot check logins right now. Please try again in a minute."
+		case !isVerifyError(err):
+			status, msg = http.StatusInternalServerError, "Something went wrong on our side. Please try again."
+		}
+		h.logFailure(r, status, err)
+		h.clearTokenCookies(w)
+		h.renderLogin(w, r, status, components.LoginView{Error: msg})
+		return
+	}
+	if err := h.deps.Sessions.Login(r.Context(), u); err != nil {
+		h.fail(w, r, http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Please try again.", err)
+		return
+	}
+	h.log.InfoContext(r.Context(), "session started", "user_id", u.ID)
+	if !wantsFragment(r) {
+		redirect(w, r, "/home")
+		return
+	}
+	w.Header().Set("HX-Push-Url", "/home")
+	v := components.HomeView{UserID: u.ID, Name: u.Name, Email: u.Email}
+	h.render(w, r, http.StatusOK, components.HomePage(h.page(r, "Home"), v), components.HomeFragment(v))
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	u, err := h.deps.Sessions.Logout(r.Context())
+	if err != nil {
+		h.fail(w, r, http.StatusInternalServerError, "Something went wrong", "We could not log you out. Please try again.", err)
+		return
+	}
+	if h.deps.Ceremonies != nil && u.ProviderSessionID != "" {
+		if err := h.deps.Ceremonies.Revoke(r.Context(), u.ProviderSessionID); err != nil {
+			h.log.ErrorContext(r.Context(), "revoke provider session failed", "user_id", u.ID, "err", err)
+		}
+	}
+	h.clearTokenCookies(w)
+	if u.ID != "" {
+		h.log.InfoContext(r.Context(), "logged out", "user_id", u.ID)
+	}
+	if !wantsFragment(r) {
+		redirect(w, r, "/")
+		return
+	}
+	w.Header().Set("HX-Push-Url", "/")
+	h.renderLogin(w, r, http.StatusOK, components.LoginView{})
+}
+
+func (h *Handler) clearTokenCookies(w http.ResponseWriter) {
+	for _, name := range []string{SessionTokenCookie, LegacySessionTokenCookie} {
+		http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: h.deps.Secure, SameSite: http.SameSiteLaxMode})
+	}
+}
+
+func (h *Handler) jwks(w http.ResponseWriter, r *http.Request) {
+	body, err := h.deps.Keys.JWKS(r.Context())
+	if err != nil {
+		h.failJSON(w, r, http.StatusInternalServerError, "The signing keys are not available right now.", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(body)
+}
+
+func isVerifyError(err error) bool {
+	for _, target := range []error{verify.ErrMissing, verify.ErrTooLarge, verify.ErrMalformed, verify.ErrAlgorithm,
+		verify.ErrNoKeyID, verify.ErrUnknownKey, verify.ErrSignature, verify.ErrExpired, verify.ErrNotYetValid,
+		verify.ErrIssuer, verify.ErrClaims, verify.ErrRevoked} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+func truncate(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		return strings.ToValidUTF8(s[:n], "")
+	}
+	return s
+}

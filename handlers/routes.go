@@ -1,0 +1,121 @@
+// Package handlers is Latchkey's HTTP layer: routes, rendering and middleware. The rules live in internal/.
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-webauthn/webauthn/protocol"
+
+	"github.com/latchkey/latchkey/internal/provider"
+	"github.com/latchkey/latchkey/internal/session"
+)
+
+// Sessions is the app's server-side session store.
+type Sessions interface {
+	Middleware(next http.Handler) http.Handler
+	Login(ctx context.Context, u session.User) error
+	User(ctx context.Context) (session.User, bool)
+	Logout(ctx context.Context) (session.User, error)
+}
+
+// Authenticator verifies a session JWT (once per login) and says who it belongs to.
+type Authenticator interface {
+	Authenticate(ctx context.Context, rawToken string) (session.User, error)
+}
+
+// Ceremonies are the embedded provider's passkey ceremonies. Nil in Corbado mode.
+type Ceremonies interface {
+	BeginSignup(ctx context.Context, email, name string) (*protocol.CredentialCreation, provider.Ceremony, error)
+	FinishSignup(ctx context.Context, c provider.Ceremony, body []byte) (provider.Issued, error)
+	BeginLogin(ctx context.Context) (*protocol.CredentialAssertion, provider.Ceremony, error)
+	FinishLogin(ctx context.Context, c provider.Ceremony, body []byte) (provider.Issued, error)
+	Revoke(ctx context.Context, sid string) error
+}
+
+// KeySet publishes the embedded provider's public signing keys.
+type KeySet interface {
+	JWKS(ctx context.Context) ([]byte, error)
+}
+
+// Assets serves the static files under content-hashed URLs.
+type Assets interface {
+	URL(name string) string
+	Handler() http.Handler
+}
+
+// Deps are everything the handlers need. Ceremonies and Keys are nil in Corbado mode.
+type Deps struct {
+	Log           *slog.Logger
+	Sessions      Sessions
+	Authenticator Authenticator
+	Ceremonies    Ceremonies
+	Keys          KeySet
+	Assets        Assets
+	Health        func(ctx context.Context) error
+
+	Secure          bool          // https public URL: Secure cookies, __Host- prefixes, HSTS
+	CeremonyKeys    [][]byte      // gorilla/securecookie hash and block keys for the ceremony cookie
+	CeremonyTimeout time.Duration // lifetime of the ceremony cookie
+}
+
+// Handler holds the dependencies of every route.
+type Handler struct {
+	log       *slog.Logger
+	deps      Deps
+	ceremony  *ceremonyCookies
+	jwtCookie string
+}
+
+type route struct {
+	pattern string
+	handler http.HandlerFunc
+}
+
+// New returns the whole application as one http.Handler: every route is in the table below.
+func New(deps Deps) http.Handler {
+	h := &Handler{log: deps.Log, deps: deps}
+	if deps.Ceremonies != nil {
+		h.ceremony = newCeremonyCookies(deps.CeremonyKeys, deps.CeremonyTimeout, deps.Secure)
+	}
+
+	routes := []route{
+		{"GET /{$}", h.loginPage},
+		{"POST /{$}", h.loginWithoutJavaScript},
+		{"GET /home", h.homePage},
+		{"POST /auth/session", h.exchangeSession},
+		{"POST /logout", h.logout},
+		{"GET /healthz", h.health},
+		{"/", h.notFound},
+	}
+	if deps.Ceremonies != nil { // the embedded provider
+		routes = append(routes,
+			route{"POST /passkeys/signup/begin", h.signupBegin},
+			route{"POST /passkeys/signup/finish", h.signupFinish},
+			route{"POST /passkeys/login/begin", h.loginBegin},
+			route{"POST /passkeys/login/finish", h.loginFinish},
+		)
+	}
+	if deps.Keys != nil {
+		routes = append(routes, route{"GET /.well-known/jwks", h.jwks})
+	}
+
+	mux := http.NewServeMux()
+	for _, rt := range routes {
+		mux.Handle(rt.pattern, rt.handler)
+	}
+	mux.Handle("GET /assets/", deps.Assets.Handler())
+
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(h.crossOrigin))
+
+	var app http.Handler = mux
+	app = deps.Sessions.Middleware(app)
+	app = csrf.Handler(app)
+	app = securityHeaders(app, deps.Secure)
+	app = h.recoverer(app)
+	app = h.logRequests(app)
+	return app
+}

@@ -1,0 +1,154 @@
+// Package app wires Latchkey together from its configuration: store, provider, verification, sessions
+// and handlers. It holds no rules of its own.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/latchkey/latchkey/assets"
+	"github.com/latchkey/latchkey/handlers"
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/provider"
+	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
+	"github.com/latchkey/latchkey/internal/verify"
+)
+
+// App is a ready-to-serve Latchkey.
+type App struct {
+	Handler http.Handler
+	store   *store.Store
+	log     *slog.Logger
+}
+
+// New opens the database, runs migrations, loads or creates keys, and builds the handler.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	if cfg.CorbadoMode() {
+		return nil, errors.New("Corbado mode (CORBADO_PROJECT_ID) is not available in this version yet; unset CORBADO_PROJECT_ID to use the embedded passkey provider")
+	}
+	if cfg.RedisURL != "" {
+		return nil, errors.New("LATCHKEY_REDIS_URL is not supported in this version yet; unset it to keep sessions in the database")
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL, log)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{store: st, log: log}
+	h, err := a.build(ctx, cfg)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	a.Handler = h
+	return a, nil
+}
+
+func (a *App) build(ctx context.Context, cfg config.Config) (http.Handler, error) {
+	minter, err := token.NewMinter(ctx, a.store, token.Options{Issuer: cfg.Origin(), TTL: cfg.TokenTTL}, a.log)
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	prov, err := provider.New(provider.Dependencies{Log: a.log, Store: a.store, Minter: minter}, provider.Options{
+		RPID:            cfg.RPID(),
+		RPName:          cfg.RPName,
+		Origin:          cfg.Origin(),
+		CeremonyTimeout: cfg.CeremonyTimeout,
+		SessionLifetime: cfg.SessionLifetime,
+	})
+	if err != nil {
+		return nil, err
+	}
+	hashKey, err := a.store.Secret(ctx, "ceremony-cookie-hash-key", randomBytes(64))
+	if err != nil {
+		return nil, fmt.Errorf("ceremony cookie keys: %w", err)
+	}
+	blockKey, err := a.store.Secret(ctx, "ceremony-cookie-block-key", randomBytes(32))
+	if err != nil {
+		return nil, fmt.Errorf("ceremony cookie keys: %w", err)
+	}
+	static, err := assets.New()
+	if err != nil {
+		return nil, fmt.Errorf("assets: %w", err)
+	}
+	sessions := session.New(a.store.SessionStore(), session.Options{
+		Secure:      cfg.Secure(),
+		Lifetime:    cfg.SessionLifetime,
+		IdleTimeout: cfg.SessionIdle,
+	})
+	verifier := verify.New(minter, verify.Options{Issuers: []string{cfg.Origin()}})
+	return handlers.New(handlers.Deps{
+		Log:             a.log,
+		Sessions:        sessions,
+		Authenticator:   &embeddedAuth{verifier: verifier, provider: prov},
+		Ceremonies:      prov,
+		Keys:            minter,
+		Assets:          static,
+		Health:          a.store.Ping,
+		Secure:          cfg.Secure(),
+		CeremonyKeys:    [][]byte{hashKey, blockKey},
+		CeremonyTimeout: cfg.CeremonyTimeout,
+	}), nil
+}
+
+// RunMaintenance purges expired rows every interval until ctx ends.
+func (a *App) RunMaintenance(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := a.store.DeleteExpired(ctx, time.Now())
+			if err != nil && ctx.Err() == nil {
+				a.log.Error("purging expired rows failed", "err", err)
+			} else if n > 0 {
+				a.log.Debug("purged expired rows", "rows", n)
+			}
+		}
+	}
+}
+
+// Close releases the database.
+func (a *App) Close() error { return a.store.Close() }
+
+// embeddedAuth verifies the embedded provider's JWT and checks that its provider session is still active.
+type embeddedAuth struct {
+	verifier *verify.Verifier
+	provider *provider.Provider
+}
+
+func (e *embeddedAuth) Authenticate(ctx context.Context, raw string) (session.User, error) {
+	id, err := e.verifier.Verify(ctx, raw)
+	if err != nil {
+		return session.User{}, err
+	}
+	if id.SessionID == "" {
+		return session.User{}, fmt.Errorf("%w: token has no sid", verify.ErrClaims)
+	}
+	active, err := e.provider.SessionActive(ctx, id.SessionID)
+	if err != nil {
+		return session.User{}, fmt.Errorf("check provider session: %w", err)
+	}
+	if !active {
+		return session.User{}, fmt.Errorf("%w: provider session %s", verify.ErrRevoked, id.SessionID)
+	}
+	return session.User{ID: id.UserID, Name: id.Name, Email: id.Email, ProviderSessionID: id.SessionID}, nil
+}
+
+func randomBytes(n int) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		b := make([]byte, n)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+}

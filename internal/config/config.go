@@ -1,0 +1,220 @@
+// Package config reads Latchkey's configuration from environment variables (and an optional .env file)
+// and checks it, reporting every problem at once.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything Latchkey needs to start.
+type Config struct {
+	Addr            string        // LATCHKEY_ADDR: where the HTTP server listens
+	PublicURL       *url.URL      // LATCHKEY_PUBLIC_URL: the origin people open in their browser
+	DatabaseURL     string        // LATCHKEY_DATABASE_URL: sqlite:PATH or postgres://…
+	RedisURL        string        // LATCHKEY_REDIS_URL: optional, for scs sessions
+	LogLevel        slog.Level    // LATCHKEY_LOG_LEVEL: debug, info, warn, error
+	CeremonyTimeout time.Duration // LATCHKEY_CEREMONY_TIMEOUT: how long a passkey prompt may take
+	TokenTTL        time.Duration // LATCHKEY_TOKEN_TTL: lifetime of the session JWT the provider issues
+	SessionLifetime time.Duration // LATCHKEY_SESSION_LIFETIME: how long a login lasts
+	SessionIdle     time.Duration // LATCHKEY_SESSION_IDLE_TIMEOUT: log out after this much inactivity
+	RPName          string        // LATCHKEY_RP_NAME: the name passkey prompts show
+
+	Corbado Corbado
+}
+
+// Corbado holds Corbado mode settings; ProjectID empty means the embedded provider.
+type Corbado struct {
+	ProjectID   string
+	APISecret   string
+	FrontendAPI string
+	BackendAPI  string
+}
+
+// Defaults for a zero-configuration start.
+const (
+	DefaultAddr            = "localhost:8080"
+	DefaultPublicURL       = "http://localhost:8080"
+	DefaultDatabaseURL     = "sqlite:latchkey.db"
+	DefaultCeremonyTimeout = 5 * time.Minute
+	DefaultTokenTTL        = 5 * time.Minute
+	DefaultSessionLifetime = 24 * time.Hour
+	DefaultSessionIdle     = 2 * time.Hour
+	DefaultRPName          = "Latchkey"
+)
+
+// Vars lists every environment variable Latchkey reads, in the order .env.example documents them.
+func Vars() []string {
+	return []string{
+		"LATCHKEY_ADDR", "LATCHKEY_PUBLIC_URL", "LATCHKEY_DATABASE_URL", "LATCHKEY_REDIS_URL",
+		"LATCHKEY_LOG_LEVEL", "LATCHKEY_CEREMONY_TIMEOUT", "LATCHKEY_TOKEN_TTL",
+		"LATCHKEY_SESSION_LIFETIME", "LATCHKEY_SESSION_IDLE_TIMEOUT", "LATCHKEY_RP_NAME",
+		"CORBADO_PROJECT_ID", "CORBADO_API_SECRET", "CORBADO_FRONTEND_API", "CORBADO_BACKEND_API",
+	}
+}
+
+// Load reads the configuration through getenv and validates it. The error lists every problem found.
+func Load(getenv func(string) string) (Config, error) {
+	var problems []string
+	bad := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	duration := func(name string, def, minimum, maximum time.Duration) time.Duration {
+		raw := get(name, "")
+		if raw == "" {
+			return def
+		}
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			bad("%s=%q is not a duration (use a form like 90s, 5m or 24h)", name, raw)
+			return def
+		}
+		if d < minimum || d > maximum {
+			bad("%s=%s must be between %s and %s", name, raw, minimum, maximum)
+			return def
+		}
+		return d
+	}
+
+	c := Config{
+		Addr:            get("LATCHKEY_ADDR", DefaultAddr),
+		DatabaseURL:     get("LATCHKEY_DATABASE_URL", DefaultDatabaseURL),
+		RedisURL:        get("LATCHKEY_REDIS_URL", ""),
+		RPName:          get("LATCHKEY_RP_NAME", DefaultRPName),
+		CeremonyTimeout: duration("LATCHKEY_CEREMONY_TIMEOUT", DefaultCeremonyTimeout, 5*time.Second, 5*time.Minute),
+		TokenTTL:        duration("LATCHKEY_TOKEN_TTL", DefaultTokenTTL, 30*time.Second, time.Hour),
+		SessionLifetime: duration("LATCHKEY_SESSION_LIFETIME", DefaultSessionLifetime, time.Minute, 90*24*time.Hour),
+		SessionIdle:     duration("LATCHKEY_SESSION_IDLE_TIMEOUT", DefaultSessionIdle, time.Minute, 90*24*time.Hour),
+	}
+
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("LATCHKEY_ADDR=%q must be host:port, for example localhost:8080 or :8080", c.Addr)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		bad("LATCHKEY_ADDR=%q has an invalid port", c.Addr)
+	}
+
+	rawURL := get("LATCHKEY_PUBLIC_URL", DefaultPublicURL)
+	u, err := ParseOrigin(rawURL)
+	if err != nil {
+		bad("LATCHKEY_PUBLIC_URL=%q %v", rawURL, err)
+	} else {
+		if u.Scheme == "http" && !isLocalhost(u.Hostname()) {
+			bad("LATCHKEY_PUBLIC_URL=%q must use https: browsers allow passkeys over plain http only on localhost", rawURL)
+		}
+		if net.ParseIP(u.Hostname()) != nil {
+			bad("LATCHKEY_PUBLIC_URL=%q must use a host name, not an IP address: passkeys need a domain (use http://localhost:PORT locally)", rawURL)
+		}
+		c.PublicURL = u
+	}
+
+	switch {
+	case strings.HasPrefix(c.DatabaseURL, "sqlite:"):
+		if strings.TrimPrefix(c.DatabaseURL, "sqlite:") == "" {
+			bad("LATCHKEY_DATABASE_URL=%q needs a file path after sqlite:, for example sqlite:latchkey.db", c.DatabaseURL)
+		}
+	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
+		if _, err := url.Parse(c.DatabaseURL); err != nil {
+			bad("LATCHKEY_DATABASE_URL is not a valid postgres:// URL")
+		}
+	default:
+		bad("LATCHKEY_DATABASE_URL must start with sqlite: or postgres:// (got %q)", redactURL(c.DatabaseURL))
+	}
+
+	if c.RedisURL != "" {
+		if r, err := url.Parse(c.RedisURL); err != nil || (r.Scheme != "redis" && r.Scheme != "rediss") || r.Host == "" {
+			bad("LATCHKEY_REDIS_URL must look like redis://HOST:PORT/DB (got %q)", redactURL(c.RedisURL))
+		}
+	}
+
+	switch lvl := strings.ToLower(get("LATCHKEY_LOG_LEVEL", "info")); lvl {
+	case "debug":
+		c.LogLevel = slog.LevelDebug
+	case "info":
+		c.LogLevel = slog.LevelInfo
+	case "warn", "warning":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
+	default:
+		bad("LATCHKEY_LOG_LEVEL=%q must be one of debug, info, warn, error", lvl)
+	}
+	if len(c.RPName) > 64 {
+		bad("LATCHKEY_RP_NAME is longer than 64 characters")
+	}
+
+	c.Corbado = Corbado{
+		ProjectID:   get("CORBADO_PROJECT_ID", ""),
+		APISecret:   get("CORBADO_API_SECRET", ""),
+		FrontendAPI: get("CORBADO_FRONTEND_API", ""),
+		BackendAPI:  get("CORBADO_BACKEND_API", ""),
+	}
+
+	if len(problems) > 0 {
+		return c, &Error{Problems: problems}
+	}
+	return c, nil
+}
+
+// Error lists every configuration problem.
+type Error struct{ Problems []string }
+
+func (e *Error) Error() string {
+	return "invalid configuration:\n  - " + strings.Join(e.Problems, "\n  - ")
+}
+
+// ParseOrigin parses an http(s) URL that is a bare origin: scheme and host (and port), no path, query,
+// fragment or credentials. The returned URL has no trailing slash.
+func ParseOrigin(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("is not a URL")
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, errors.New("must start with http:// or https://")
+	case u.Host == "" || u.Hostname() == "":
+		return nil, errors.New("has no host")
+	case u.User != nil:
+		return nil, errors.New("must not contain a user name or password")
+	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "":
+		return nil, errors.New("must be an origin only, with no path, query or fragment")
+	}
+	u.Path = ""
+	u.Host = strings.ToLower(u.Host)
+	return u, nil
+}
+
+// Secure reports whether the public URL is https, which switches on Secure cookies, __Host- prefixes and HSTS.
+func (c Config) Secure() bool { return c.PublicURL != nil && c.PublicURL.Scheme == "https" }
+
+// Origin is the public URL as an origin string, e.g. "http://localhost:8080".
+func (c Config) Origin() string { return c.PublicURL.String() }
+
+// RPID is the WebAuthn relying party ID: the public URL's host name.
+func (c Config) RPID() string { return c.PublicURL.Hostname() }
+
+// CorbadoMode reports whether Latchkey runs against a Corbado project instead of the embedded provider.
+func (c Config) CorbadoMode() bool { return c.Corbado.ProjectID != "" }
+
+func isLocalhost(host string) bool {
+	return host == "localhost" || strings.HasSuffix(host, ".localhost")
+}
+
+// redactURL hides a password in a URL so it can be shown in an error message.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable)"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,67 @@
+package provider
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/go-webauthn/webauthn/protocol"
+)
+
+// ErrorKind says how the HTTP layer should answer.
+type ErrorKind int
+
+// Error kinds.
+const (
+	KindInternal     ErrorKind = iota // 500: our fault
+	KindInvalid                       // 400: the request or ceremony response is wrong
+	KindUnauthorized                  // 401: not a passkey we know, or not verified
+	KindConflict                      // 409: email or passkey already registered
+	KindExpired                       // 400: the ceremony took too long
+)
+
+// Error is a provider failure: Msg is plain words for the person, Err the detail for the log.
+type Error struct {
+	Kind ErrorKind
+	Msg  string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	if e.Err == nil {
+		return e.Msg
+	}
+	return e.Msg + ": " + e.Err.Error()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func internal(err error) error {
+	return &Error{Kind: KindInternal, Msg: "Something went wrong on our side. Please try again.", Err: err}
+}
+
+// describe adds go-webauthn's detail fields (type, details, devInfo) to an error for the log.
+func describe(err error) error {
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%w (type=%s details=%q info=%q)", err, pe.Type, pe.Details, pe.DevInfo)
+	}
+	return err
+}
+
+// ceremonyError turns a go-webauthn verification failure into plain words.
+func ceremonyError(what string, err error) error {
+	var pe *protocol.Error
+	detail := ""
+	if errors.As(err, &pe) {
+		detail = strings.ToLower(pe.Details + " " + pe.DevInfo)
+	}
+	switch {
+	case strings.Contains(detail, "expired"):
+		return &Error{Kind: KindExpired, Msg: "The passkey prompt timed out. Please try again.", Err: fmt.Errorf("%s: %w", what, describe(err))}
+	case strings.Contains(detail, "user verification") || strings.Contains(detail, "user presence") || strings.Contains(detail, "verified"):
+		return &Error{Kind: KindUnauthorized, Msg: "Your device did not confirm it was you (no PIN, fingerprint or face check). Please try again.", Err: fmt.Errorf("%s: %w", what, describe(err))}
+	default:
+		return &Error{Kind: KindUnauthorized, Msg: "The passkey could not be verified. Please try again.", Err: fmt.Errorf("%s: %w", what, describe(err))}
+	}
+}

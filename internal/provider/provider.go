@@ -1,0 +1,405 @@
+// Package provider is Latchkey's embedded passkey provider: WebAuthn sign-up and log-in ceremonies
+// (go-webauthn), users and passkeys in the database, and Corbado-shaped session JWTs.
+//
+// Ceremony state never touches the database at "begin": the caller keeps the returned Ceremony in a
+// signed, encrypted, short-lived cookie and hands it back at "finish", which records the challenge as used
+// in the same transaction that writes the account or the log-in, so a response cannot be replayed.
+package provider
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
+
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+// Store is the persistence the provider needs.
+type Store interface {
+	UserByEmail(ctx context.Context, email string) (store.User, error)
+	UserByID(ctx context.Context, id string) (store.User, error)
+	PasskeysByUser(ctx context.Context, userID string) ([]store.Passkey, error)
+	CreateUserWithPasskey(ctx context.Context, u store.User, p store.Passkey, ch store.UsedChallenge, ps store.ProviderSession) error
+	RecordLogin(ctx context.Context, credentialID []byte, signCount uint32, backupState bool, usedAt time.Time, ch store.UsedChallenge, ps store.ProviderSession) error
+	ProviderSessionActive(ctx context.Context, id string, now time.Time) (bool, error)
+	RevokeProviderSession(ctx context.Context, id string, at time.Time) error
+}
+
+// Minter issues session JWTs.
+type Minter interface {
+	Mint(ctx context.Context, c token.Claims) (string, time.Time, error)
+}
+
+// Dependencies are what New needs from the rest of the program.
+type Dependencies struct {
+	Log    *slog.Logger
+	Store  Store
+	Minter Minter
+}
+
+// Options configure the relying party.
+type Options struct {
+	RPID            string        // e.g. "localhost"
+	RPName          string        // shown in passkey prompts
+	Origin          string        // e.g. "http://localhost:8080"
+	CeremonyTimeout time.Duration // how long a passkey prompt may take; enforced server-side
+	SessionLifetime time.Duration // lifetime of a provider session (the "sid" of the JWT)
+	Now             func() time.Time
+}
+
+// Provider runs the ceremonies.
+type Provider struct {
+	log    *slog.Logger
+	store  Store
+	minter Minter
+	wa     *webauthn.WebAuthn
+	opts   Options
+}
+
+// New builds a Provider.
+func New(deps Dependencies, opts Options) (*Provider, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.CeremonyTimeout <= 0 {
+		opts.CeremonyTimeout = 5 * time.Minute
+	}
+	if opts.SessionLifetime <= 0 {
+		opts.SessionLifetime = 24 * time.Hour
+	}
+	timeout := webauthn.TimeoutConfig{Enforce: true, Timeout: opts.CeremonyTimeout, TimeoutUVD: opts.CeremonyTimeout}
+	wa, err := webauthn.New(&webauthn.Config{
+		RPID:                  opts.RPID,
+		RPDisplayName:         opts.RPName,
+		RPOrigins:             []string{opts.Origin},
+		AttestationPreference: protocol.PreferNoAttestation,
+		AuthenticatorSelection: protocol.AuthenticatorSelection{
+			RequireResidentKey: protocol.ResidentKeyRequired(),
+			ResidentKey:        protocol.ResidentKeyRequirementRequired,
+			UserVerification:   protocol.VerificationRequired,
+		},
+		Timeouts: webauthn.TimeoutsConfig{Login: timeout, Registration: timeout},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("provider: webauthn config: %w", err)
+	}
+	return &Provider{log: deps.Log, store: deps.Store, minter: deps.Minter, wa: wa, opts: opts}, nil
+}
+
+// Ceremony is the state carried from begin to finish (in the ceremony cookie).
+type Ceremony struct {
+	Kind    string               `json:"k"` // "signup" or "login"
+	Session webauthn.SessionData `json:"s"`
+	UserID  string               `json:"u,omitempty"`
+	Email   string               `json:"e,omitempty"`
+	Name    string               `json:"n,omitempty"`
+}
+
+// Ceremony kinds.
+const (
+	KindSignup = "signup"
+	KindLogin  = "login"
+)
+
+// Issued is the outcome of a successful ceremony: a session JWT for the user.
+type Issued struct {
+	Token     string
+	ExpiresAt time.Time
+	User      store.User
+	SessionID string
+}
+
+// BeginSignup validates the email and name and starts a registration ceremony for a new account.
+func (p *Provider) BeginSignup(ctx context.Context, email, name string) (*protocol.CredentialCreation, Ceremony, error) {
+	email, name, err := CleanSignup(email, name)
+	if err != nil {
+		return nil, Ceremony{}, err
+	}
+	switch _, err := p.store.UserByEmail(ctx, email); {
+	case err == nil:
+		return nil, Ceremony{}, &Error{Kind: KindConflict, Msg: "This email is already registered. Log in with your passkey instead.", Err: store.ErrEmailTaken}
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, Ceremony{}, internal(fmt.Errorf("look up email: %w", err))
+	}
+	userID, err := newUserID()
+	if err != nil {
+		return nil, Ceremony{}, internal(err)
+	}
+	u := &waUser{id: []byte(userID), name: email, display: name}
+	creation, sd, err := p.wa.BeginRegistration(u,
+		webauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementRequired),
+		webauthn.WithConveyancePreference(protocol.PreferNoAttestation),
+	)
+	if err != nil {
+		return nil, Ceremony{}, internal(fmt.Errorf("begin registration: %w", err))
+	}
+	return creation, Ceremony{Kind: KindSignup, Session: *sd, UserID: userID, Email: email, Name: name}, nil
+}
+
+// FinishSignup verifies the authenticator's response and creates the account, its passkey and a
+// provider session in one transaction, then mints the session JWT.
+func (p *Provider) FinishSignup(ctx context.Context, c Ceremony, body []byte) (Issued, error) {
+	if c.Kind != KindSignup || c.UserID == "" {
+		return Issued{}, &Error{Kind: KindInvalid, Msg: "This sign-up was not started here. Please try again.", Err: errors.New("ceremony is not a sign-up")}
+	}
+	parsed, err := protocol.ParseCredentialCreationResponseBytes(body)
+	if err != nil {
+		return Issued{}, &Error{Kind: KindInvalid, Msg: "The passkey response could not be read. Please try again.", Err: fmt.Errorf("parse creation response: %w", describe(err))}
+	}
+	u := &waUser{id: []byte(c.UserID), name: c.Email, display: c.Name}
+	cred, err := p.wa.CreateCredential(u, c.Session, parsed)
+	if err != nil {
+		return Issued{}, ceremonyError("registration", err)
+	}
+	now := p.opts.Now().UTC()
+	user := store.User{ID: c.UserID, Email: c.Email, Name: c.Name, CreatedAt: now}
+	pk := store.Passkey{
+		CredentialID:    cred.ID,
+		UserID:          c.UserID,
+		PublicKey:       cred.PublicKey,
+		SignCount:       cred.Authenticator.SignCount,
+		AAGUID:          cred.Authenticator.AAGUID,
+		Transports:      transports(cred.Transport),
+		AttestationType: cred.AttestationType,
+		UserPresent:     cred.Flags.UserPresent,
+		UserVerified:    cred.Flags.UserVerified,
+		BackupEligible:  cred.Flags.BackupEligible,
+		BackupState:     cred.Flags.BackupState,
+		CreatedAt:       now,
+	}
+	ps, err := p.newProviderSession(c.UserID, now)
+	if err != nil {
+		return Issued{}, internal(err)
+	}
+	switch err := p.store.CreateUserWithPasskey(ctx, user, pk, p.usedChallenge(c.Session, now), ps); {
+	case errors.Is(err, store.ErrChallengeUsed):
+		return Issued{}, &Error{Kind: KindInvalid, Msg: "This sign-up was already completed. Please start again.", Err: err}
+	case errors.Is(err, store.ErrEmailTaken):
+		return Issued{}, &Error{Kind: KindConflict, Msg: "This email is already registered. Log in with your passkey instead.", Err: err}
+	case errors.Is(err, store.ErrCredentialExists):
+		return Issued{}, &Error{Kind: KindConflict, Msg: "This passkey is already registered. Log in with it instead.", Err: err}
+	case err != nil:
+		return Issued{}, internal(fmt.Errorf("create user: %w", err))
+	}
+	p.log.InfoContext(ctx, "account created", "user_id", user.ID, "sid", ps.ID)
+	return p.issue(ctx, user, ps)
+}
+
+// BeginLogin starts a discoverable (usernameless) log-in ceremony.
+func (p *Provider) BeginLogin(ctx context.Context) (*protocol.CredentialAssertion, Ceremony, error) {
+	assertion, sd, err := p.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
+	if err != nil {
+		return nil, Ceremony{}, internal(fmt.Errorf("begin login: %w", err))
+	}
+	return assertion, Ceremony{Kind: KindLogin, Session: *sd}, nil
+}
+
+// FinishLogin verifies an assertion, records the log-in (and the challenge as used) and mints the session JWT.
+func (p *Provider) FinishLogin(ctx context.Context, c Ceremony, body []byte) (Issued, error) {
+	if c.Kind != KindLogin {
+		return Issued{}, &Error{Kind: KindInvalid, Msg: "This log-in was not started here. Please try again.", Err: errors.New("ceremony is not a log-in")}
+	}
+	parsed, err := protocol.ParseCredentialRequestResponseBytes(body)
+	if err != nil {
+		return Issued{}, &Error{Kind: KindInvalid, Msg: "The passkey response could not be read. Please try again.", Err: fmt.Errorf("parse assertion response: %w", describe(err))}
+	}
+	var (
+		found   store.User
+		unknown bool
+	)
+	lookup := func(rawID, userHandle []byte) (webauthn.User, error) {
+		u, err := p.store.UserByID(ctx, string(userHandle))
+		if errors.Is(err, store.ErrNotFound) {
+			unknown = true
+			return nil, err
+		}
+		if err != nil {
+			return nil, err
+		}
+		keys, err := p.store.PasskeysByUser(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		found = u
+		return &waUser{id: []byte(u.ID), name: u.Email, display: u.Name, creds: credentials(keys)}, nil
+	}
+	_, cred, err := p.wa.ValidatePasskeyLogin(lookup, c.Session, parsed)
+	var unknownCred *protocol.ErrorUnknownCredential
+	if unknown || errors.As(err, &unknownCred) {
+		return Issued{}, &Error{Kind: KindUnauthorized, Msg: "This passkey is not known here. Create an account first, or use another passkey.", Err: fmt.Errorf("unknown credential: %w", describe(err))}
+	}
+	if err != nil {
+		return Issued{}, ceremonyError("login", err)
+	}
+	if cred.Authenticator.CloneWarning {
+		// Synced passkeys report 0; a regression is logged, never a lock-out.
+		p.log.WarnContext(ctx, "passkey sign count went backwards", "user_id", found.ID)
+	}
+	now := p.opts.Now().UTC()
+	ps, err := p.newProviderSession(found.ID, now)
+	if err != nil {
+		return Issued{}, internal(err)
+	}
+	switch err := p.store.RecordLogin(ctx, cred.ID, cred.Authenticator.SignCount, cred.Flags.BackupState, now, p.usedChallenge(c.Session, now), ps); {
+	case errors.Is(err, store.ErrChallengeUsed):
+		return Issued{}, &Error{Kind: KindInvalid, Msg: "This log-in was already completed. Please start again.", Err: err}
+	case errors.Is(err, store.ErrNotFound):
+		return Issued{}, &Error{Kind: KindUnauthorized, Msg: "This passkey is not known here. Create an account first, or use another passkey.", Err: err}
+	case err != nil:
+		return Issued{}, internal(fmt.Errorf("record login: %w", err))
+	}
+	p.log.InfoContext(ctx, "logged in with passkey", "user_id", found.ID, "sid", ps.ID)
+	return p.issue(ctx, found, ps)
+}
+
+// SessionActive reports whether a provider session is still valid (not revoked or expired).
+func (p *Provider) SessionActive(ctx context.Context, sid string) (bool, error) {
+	return p.store.ProviderSessionActive(ctx, sid, p.opts.Now())
+}
+
+// Revoke ends a provider session, so JWTs carrying its sid are refused from now on.
+func (p *Provider) Revoke(ctx context.Context, sid string) error {
+	if sid == "" {
+		return nil
+	}
+	return p.store.RevokeProviderSession(ctx, sid, p.opts.Now().UTC())
+}
+
+func (p *Provider) issue(ctx context.Context, u store.User, ps store.ProviderSession) (Issued, error) {
+	tok, exp, err := p.minter.Mint(ctx, token.Claims{Subject: u.ID, Name: u.Name, Email: u.Email, SessionID: ps.ID})
+	if err != nil {
+		return Issued{}, internal(fmt.Errorf("mint token: %w", err))
+	}
+	return Issued{Token: tok, ExpiresAt: exp, User: u, SessionID: ps.ID}, nil
+}
+
+func (p *Provider) newProviderSession(userID string, now time.Time) (store.ProviderSession, error) {
+	id, err := randomString(18)
+	if err != nil {
+		return store.ProviderSession{}, err
+	}
+	return store.ProviderSession{ID: "ses-" + id, UserID: userID, CreatedAt: now, ExpiresAt: now.Add(p.opts.SessionLifetime)}, nil
+}
+
+func (p *Provider) usedChallenge(sd webauthn.SessionData, now time.Time) store.UsedChallenge {
+	h := sha256.Sum256([]byte(sd.Challenge))
+	exp := sd.Expires
+	if exp.IsZero() || exp.Before(now) {
+		exp = now.Add(p.opts.CeremonyTimeout)
+	}
+	// Keep the record a little longer than the ceremony could possibly live.
+	return store.UsedChallenge{Hash: h[:], ExpiresAt: exp.Add(time.Hour)}
+}
+
+// MarshalCeremony encodes a ceremony for the ceremony cookie.
+func MarshalCeremony(c Ceremony) ([]byte, error) { return json.Marshal(c) }
+
+// UnmarshalCeremony decodes a ceremony from the ceremony cookie.
+func UnmarshalCeremony(b []byte) (Ceremony, error) {
+	var c Ceremony
+	if err := json.Unmarshal(b, &c); err != nil {
+		return Ceremony{}, fmt.Errorf("decode ceremony: %w", err)
+	}
+	return c, nil
+}
+
+// CleanSignup normalises and checks the sign-up fields: a valid email (lower-cased) and a name of 1–100
+// printable characters.
+func CleanSignup(email, name string) (string, string, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	name = strings.Join(strings.Fields(name), " ")
+	var problems []string
+	if email == "" {
+		problems = append(problems, "Enter your email address.")
+	} else if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 || !strings.Contains(email[strings.LastIndexByte(email, '@'):], ".") {
+		problems = append(problems, "Enter a valid email address, like name@example.com.")
+	}
+	switch {
+	case name == "":
+		problems = append(problems, "Enter your full name.")
+	case utf8.RuneCountInString(name) > 100:
+		problems = append(problems, "Your name can be at most 100 characters.")
+	case strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 || !utf8.ValidString(name):
+		problems = append(problems, "Your name contains characters that cannot be shown.")
+	}
+	if len(problems) > 0 {
+		return "", "", &Error{Kind: KindInvalid, Msg: strings.Join(problems, " "), Err: errors.New("invalid sign-up fields")}
+	}
+	return email, name, nil
+}
+
+func newUserID() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random user id: %w", err)
+	}
+	return "usr-" + hex.EncodeToString(b), nil
+}
+
+func randomString(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func transports(ts []protocol.AuthenticatorTransport) []string {
+	out := make([]string, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, string(t))
+	}
+	return out
+}
+
+func credentials(keys []store.Passkey) []webauthn.Credential {
+	out := make([]webauthn.Credential, 0, len(keys))
+	for _, k := range keys {
+		ts := make([]protocol.AuthenticatorTransport, 0, len(k.Transports))
+		for _, t := range k.Transports {
+			ts = append(ts, protocol.AuthenticatorTransport(t))
+		}
+		out = append(out, webauthn.Credential{
+			ID:              k.CredentialID,
+			PublicKey:       k.PublicKey,
+			AttestationType: k.AttestationType,
+			Transport:       ts,
+			Flags: webauthn.CredentialFlags{
+				UserPresent:    k.UserPresent,
+				UserVerified:   k.UserVerified,
+				BackupEligible: k.BackupEligible,
+				BackupState:    k.BackupState,
+			},
+			Authenticator: webauthn.Authenticator{AAGUID: k.AAGUID, SignCount: k.SignCount},
+		})
+	}
+	return out
+}
+
+// waUser adapts an account to go-webauthn's User.
+type waUser struct {
+	id      []byte
+	name    string
+	display string
+	creds   []webauthn.Credential
+}
+
+func (u *waUser) WebAuthnID() []byte                         { return u.id }
+func (u *waUser) WebAuthnName() string                       { return u.name }
+func (u *waUser) WebAuthnDisplayName() string                { return u.display }
+func (u *waUser) WebAuthnCredentials() []webauthn.Credential { return u.creds }

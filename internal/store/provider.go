@@ -1,0 +1,147 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// insertProviderSession inserts ps.
+func (s *Store) insertProviderSession(ctx context.Context, q querier, ps ProviderSession) error {
+	_, err := s.exec(ctx, q, `INSERT INTO provider_sessions (id, user_id, created_at, expires_at, revoked_at)
+		VALUES (?, ?, ?, ?, ?)`, ps.ID, ps.UserID, millis(ps.CreatedAt), millis(ps.ExpiresAt), nullMillis(ps.RevokedAt))
+	if err != nil {
+		return fmt.Errorf("store: insert provider session: %w", err)
+	}
+	return nil
+}
+
+// ProviderSessionActive reports whether provider session id exists, is not revoked and has not
+// expired at now.
+func (s *Store) ProviderSessionActive(ctx context.Context, id string, now time.Time) (bool, error) {
+	var one int
+	err := s.queryRow(ctx, s.db, `SELECT 1 FROM provider_sessions
+		WHERE id = ? AND revoked_at IS NULL AND expires_at > ?`, id, millis(now)).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: read provider session: %w", err)
+	}
+	return true, nil
+}
+
+// RevokeProviderSession marks provider session id revoked at at. Revoking an already revoked or
+// unknown session is not an error, and keeps the first revocation time.
+func (s *Store) RevokeProviderSession(ctx context.Context, id string, at time.Time) error {
+	_, err := s.exec(ctx, s.db, `UPDATE provider_sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`,
+		millis(at), id)
+	if err != nil {
+		return fmt.Errorf("store: revoke provider session: %w", err)
+	}
+	return nil
+}
+
+// SigningKeys returns all signing keys, newest first.
+func (s *Store) SigningKeys(ctx context.Context) ([]SigningKey, error) {
+	rows, err := s.query(ctx, s.db, `SELECT kid, alg, private_jwk, created_at FROM signing_keys
+		ORDER BY created_at DESC, kid DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("store: list signing keys: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	var keys []SigningKey
+	for rows.Next() {
+		var k SigningKey
+		var created int64
+		if err := rows.Scan(&k.KID, &k.Alg, &k.PrivateJWK, &created); err != nil {
+			return nil, fmt.Errorf("store: list signing keys: %w", err)
+		}
+		k.CreatedAt = fromMillis(created)
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list signing keys: %w", err)
+	}
+	return keys, nil
+}
+
+// InsertSigningKey stores k.
+func (s *Store) InsertSigningKey(ctx context.Context, k SigningKey) error {
+	_, err := s.exec(ctx, s.db, `INSERT INTO signing_keys (kid, alg, private_jwk, created_at) VALUES (?, ?, ?, ?)`,
+		k.KID, k.Alg, k.PrivateJWK, millis(k.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("store: insert signing key: %w", err)
+	}
+	return nil
+}
+
+// DeleteSigningKeysBefore deletes the signing keys created before t.
+func (s *Store) DeleteSigningKeysBefore(ctx context.Context, t time.Time) error {
+	if _, err := s.exec(ctx, s.db, `DELETE FROM signing_keys WHERE created_at < ?`, millis(t)); err != nil {
+		return fmt.Errorf("store: delete signing keys: %w", err)
+	}
+	return nil
+}
+
+// Secret returns the value of the secret called name, creating it with create the first time.
+// Concurrent callers, in this process or another, all get the one value that was stored first.
+func (s *Store) Secret(ctx context.Context, name string, create func() ([]byte, error)) ([]byte, error) {
+	value, err := s.secret(ctx, name)
+	if err == nil || !errors.Is(err, ErrNotFound) {
+		return value, err
+	}
+	fresh, err := create()
+	if err != nil {
+		return nil, fmt.Errorf("store: create secret %q: %w", name, err)
+	}
+	_, err = s.exec(ctx, s.db, `INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO NOTHING`, name, fresh, millis(time.Now()))
+	if err != nil {
+		return nil, fmt.Errorf("store: insert secret %q: %w", name, err)
+	}
+	return s.secret(ctx, name)
+}
+
+func (s *Store) secret(ctx context.Context, name string) ([]byte, error) {
+	var value []byte
+	err := s.queryRow(ctx, s.db, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&value)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: read secret %q: %w", name, err)
+	}
+	return value, nil
+}
+
+// providerSessionGrace is how long a provider session is kept after it expired.
+const providerSessionGrace = 24 * time.Hour
+
+// DeleteExpired purges used challenges and scs sessions that expired at now, and provider sessions
+// that expired more than a day before now. It returns how many rows it deleted.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
+	purges := []struct {
+		query  string
+		before time.Time
+	}{
+		{`DELETE FROM used_challenges WHERE expires_at <= ?`, now},
+		{`DELETE FROM sessions WHERE expiry <= ?`, now},
+		{`DELETE FROM provider_sessions WHERE expires_at <= ?`, now.Add(-providerSessionGrace)},
+	}
+	var total int64
+	for _, p := range purges {
+		res, err := s.exec(ctx, s.db, p.query, millis(p.before))
+		if err != nil {
+			return total, fmt.Errorf("store: delete expired rows: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("store: delete expired rows: %w", err)
+		}
+		total += n
+	}
+	return total, nil
+}

@@ -1,0 +1,229 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"modernc.org/sqlite"               // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Dialects returned by Store.Dialect.
+const (
+	DialectSQLite   = "sqlite"
+	DialectPostgres = "postgres"
+)
+
+// sqliteParams are the connection settings every SQLite connection gets: WAL so readers never block
+// the writer, a busy timeout instead of immediate SQLITE_BUSY, enforced foreign keys, and BEGIN
+// IMMEDIATE so a transaction takes the write lock up front rather than failing on upgrade.
+const sqliteParams = "_busy_timeout=5000&_foreign_keys=on&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate"
+
+// Store is Latchkey's database. It is safe for concurrent use.
+type Store struct {
+	db      *sql.DB
+	dialect string
+	log     *slog.Logger
+}
+
+// Open connects to databaseURL — "sqlite:PATH" (also "sqlite::memory:") or "postgres://…" /
+// "postgresql://…" — checks the connection and applies any pending migrations.
+func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	driverName, dsn, dialect, err := parseDatabaseURL(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open(driverName, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: cannot open %s database: %w", dialect, redact(err, databaseURL))
+	}
+	if dialect == DialectSQLite && strings.HasPrefix(dsn, ":memory:?") {
+		// Every connection to :memory: is a separate database: keep exactly one, forever.
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("store: cannot open %s database: %w", dialect, redact(err, databaseURL))
+	}
+	s := &Store{db: db, dialect: dialect, log: log}
+	if err := s.migrate(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("store: cannot migrate %s database: %w", dialect, redact(err, databaseURL))
+	}
+	return s, nil
+}
+
+// parseDatabaseURL maps a database URL to a database/sql driver name and DSN.
+func parseDatabaseURL(databaseURL string) (driverName, dsn, dialect string, err error) {
+	if path, ok := strings.CutPrefix(databaseURL, "sqlite:"); ok {
+		if rest, ok := strings.CutPrefix(path, "//"); ok {
+			path = rest // sqlite:///abs/path.db
+		}
+		switch {
+		case path == "":
+			return "", "", "", errors.New("store: sqlite database URL has no path (want sqlite:PATH)")
+		case strings.ContainsAny(path, "?#"):
+			return "", "", "", errors.New("store: sqlite database path must not contain '?' or '#'")
+		}
+		return "sqlite", path + "?" + sqliteParams, DialectSQLite, nil
+	}
+	if strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://") {
+		return "pgx", databaseURL, DialectPostgres, nil
+	}
+	scheme, _, found := strings.Cut(databaseURL, ":")
+	if !found || strings.ContainsAny(scheme, "/@") {
+		return "", "", "", errors.New("store: database URL has no scheme (want sqlite:PATH or postgres://…)")
+	}
+	return "", "", "", fmt.Errorf("store: unknown database URL scheme %q (want sqlite or postgres)", scheme)
+}
+
+// redactedError hides the database password should a driver ever quote the URL in an error.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redact returns err, or a copy whose message has the password from databaseURL masked out.
+func redact(err error, databaseURL string) error {
+	u, perr := url.Parse(databaseURL)
+	if perr != nil {
+		return err
+	}
+	msg := err.Error()
+	changed := false
+	secrets := []string{u.Query().Get("password")}
+	if pw, ok := u.User.Password(); ok {
+		secrets = append(secrets, pw, url.QueryEscape(pw), url.PathEscape(pw))
+	}
+	for _, secret := range secrets {
+		if len(secret) > 0 && strings.Contains(msg, secret) {
+			msg = strings.ReplaceAll(msg, secret, "xxxxx")
+			changed = true
+		}
+	}
+	if !changed {
+		return err
+	}
+	return &redactedError{msg: msg, err: err}
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Dialect is DialectSQLite or DialectPostgres.
+func (s *Store) Dialect() string { return s.dialect }
+
+// DB is the underlying connection pool, for health checks and tests.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// rebind turns the "?" placeholders every query is written with into PostgreSQL's "$1…$n". No query
+// in this package has a "?" inside a string literal.
+func (s *Store) rebind(query string) string {
+	if s.dialect != DialectPostgres || !strings.Contains(query, "?") {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 8)
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func (s *Store) exec(ctx context.Context, q querier, query string, args ...any) (sql.Result, error) {
+	return q.ExecContext(ctx, s.rebind(query), args...)
+}
+
+func (s *Store) queryRow(ctx context.Context, q querier, query string, args ...any) *sql.Row {
+	return q.QueryRowContext(ctx, s.rebind(query), args...)
+}
+
+func (s *Store) query(ctx context.Context, q querier, query string, args ...any) (*sql.Rows, error) {
+	return q.QueryContext(ctx, s.rebind(query), args...)
+}
+
+// inTx runs fn in a transaction, committing if it returns nil and rolling back otherwise.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin transaction: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }() // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// uniqueViolation reports whether err is a primary-key or unique constraint violation, with a
+// description naming the constraint (PostgreSQL) or the table.column (SQLite).
+func uniqueViolation(err error) (detail string, ok bool) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.ConstraintName, pgErr.Code == "23505"
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		code := sqErr.Code()
+		return sqErr.Error(), code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || code == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+	}
+	return "", false
+}
+
+// millis is t as unix milliseconds.
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+// nullMillis is t as unix milliseconds, or NULL for the zero time.
+func nullMillis(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
+}
+
+// fromMillis is the UTC time of unix milliseconds ms.
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// fromNullMillis is fromMillis, or the zero time for NULL.
+func fromNullMillis(ms sql.NullInt64) time.Time {
+	if !ms.Valid {
+		return time.Time{}
+	}
+	return fromMillis(ms.Int64)
+}
