@@ -88,6 +88,7 @@ func New(deps Deps) http.Handler {
 		{"POST /auth/session", h.exchangeSession},
 		{"POST /logout", h.logout},
 		{"GET /healthz", h.health},
+		{"GET /favicon.ico", noFavicon},
 		{"/", h.notFound},
 	}
 	if deps.Ceremonies != nil { // the embedded provider

@@ -25,8 +25,15 @@ import (
 type App struct {
 	Handler http.Handler
 	store   *store.Store
+	minter  *token.Minter
 	log     *slog.Logger
 }
+
+// Store is the database (for tests and maintenance tools).
+func (a *App) Store() *store.Store { return a.store }
+
+// Minter is the embedded provider's token minter (for tests).
+func (a *App) Minter() *token.Minter { return a.minter }
 
 // New opens the database, runs migrations, loads or creates keys, and builds the handler.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
@@ -55,6 +62,7 @@ func (a *App) build(ctx context.Context, cfg config.Config) (http.Handler, error
 	if err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
+	a.minter = minter
 	prov, err := provider.New(provider.Dependencies{Log: a.log, Store: a.store, Minter: minter}, provider.Options{
 		RPID:            cfg.RPID(),
 		RPName:          cfg.RPName,
