@@ -1,0 +1,123 @@
+package session_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+func newManager(t *testing.T, secure bool) (*session.Manager, *store.Store) {
+	t.Helper()
+	st, err := store.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "s.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return session.New(st.SessionStore(), session.Options{Secure: secure, Lifetime: time.Hour, IdleTimeout: time.Hour}), st
+}
+
+// serve runs one request through the middleware and the given action, returning the response.
+func serve(m *session.Manager, cookie *http.Cookie, action func(w http.ResponseWriter, r *http.Request)) *http.Response {
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("POST", "/", nil)
+	if cookie != nil {
+		req.AddCookie(cookie)
+	}
+	m.Middleware(http.HandlerFunc(action)).ServeHTTP(rec, req)
+	return rec.Result()
+}
+
+func sessionCookie(t *testing.T, resp *http.Response, name string) *http.Cookie {
+	t.Helper()
+	for _, c := range resp.Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func TestLoginRenewsTokenAndLogoutDestroys(t *testing.T) {
+	m, st := newManager(t, false)
+	name := session.CookieName(false)
+	want := session.User{ID: "usr-1", Name: "Ada", Email: "ada@example.com", ProviderSessionID: "ses-1"}
+
+	// An anonymous session exists first (an attacker could have planted its token).
+	resp := serve(m, nil, func(w http.ResponseWriter, r *http.Request) {})
+	if sessionCookie(t, resp, name) != nil {
+		t.Fatal("an untouched session set a cookie")
+	}
+	planted := &http.Cookie{Name: name, Value: "planted-token-value-0123456789abcdef012"}
+
+	resp = serve(m, planted, func(w http.ResponseWriter, r *http.Request) {
+		if err := m.Login(r.Context(), want); err != nil {
+			t.Fatal(err)
+		}
+	})
+	c := sessionCookie(t, resp, name)
+	if c == nil || c.Value == planted.Value {
+		t.Fatalf("login kept the planted token (fixation): %+v", c)
+	}
+	if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Secure {
+		t.Errorf("cookie flags = %+v", c)
+	}
+
+	var got session.User
+	var ok bool
+	serve(m, c, func(w http.ResponseWriter, r *http.Request) { got, ok = m.User(r.Context()) })
+	if !ok || got != want {
+		t.Fatalf("User = %+v, %v; want %+v", got, ok, want)
+	}
+	if _, found, _ := st.SessionStore().Find(c.Value); !found {
+		t.Fatal("session not in the database")
+	}
+
+	var out session.User
+	resp = serve(m, c, func(w http.ResponseWriter, r *http.Request) {
+		var err error
+		if out, err = m.Logout(r.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if out != want {
+		t.Errorf("Logout returned %+v, want %+v", out, want)
+	}
+	if cleared := sessionCookie(t, resp, name); cleared == nil || cleared.MaxAge >= 0 {
+		t.Errorf("logout did not expire the cookie: %+v", cleared)
+	}
+	if _, found, _ := st.SessionStore().Find(c.Value); found {
+		t.Error("session still in the database after logout")
+	}
+	serve(m, c, func(w http.ResponseWriter, r *http.Request) { _, ok = m.User(r.Context()) })
+	if ok {
+		t.Error("the logged-out token still authenticates")
+	}
+}
+
+func TestSecureCookie(t *testing.T) {
+	m, _ := newManager(t, true)
+	resp := serve(m, nil, func(w http.ResponseWriter, r *http.Request) {
+		if err := m.Login(r.Context(), session.User{ID: "usr-2"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	c := sessionCookie(t, resp, "__Host-latchkey_session")
+	if c == nil || !c.Secure || c.Path != "/" || c.Domain != "" || !c.HttpOnly {
+		t.Fatalf("https cookie = %+v, want __Host- prefix, Secure, Path=/, no Domain", c)
+	}
+}
+
+func TestLoginWithoutUserIDRefused(t *testing.T) {
+	m, _ := newManager(t, false)
+	serve(m, nil, func(w http.ResponseWriter, r *http.Request) {
+		if err := m.Login(r.Context(), session.User{}); err == nil {
+			t.Error("Login accepted a user without an ID")
+		}
+	})
+}
