@@ -359,9 +359,9 @@ func TestSignupBegin(t *testing.T) {
 			}
 			var opts struct {
 				PublicKey struct {
-					Challenge string
-					RP        struct{ ID string }
-					User      struct{ Name, DisplayName string }
+					Challenge              string
+					RP                     struct{ ID string }
+					User                   struct{ Name, DisplayName string }
 					AuthenticatorSelection struct {
 						ResidentKey, UserVerification string
 					}
