@@ -6,10 +6,14 @@
 //   - htmx-2.0.11.min.js is dist/htmx.min.js from the npm package htmx.org@2.0.11
 //     (https://registry.npmjs.org/htmx.org/-/htmx.org-2.0.11.tgz), unmodified;
 //     its licence (Zero-Clause BSD) is in htmx.LICENSE.
+//   - corbado-web-js-3.5.0.min.js and corbado-web-js-3.5.0.css are dist/bundle/index.js and
+//     dist/bundle/index.css from the npm package @corbado/web-js@3.5.0, unmodified, used only in
+//     Corbado mode; their licence (MIT) is in corbado-web-js.LICENSE.
 package assets
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -26,7 +30,7 @@ const Prefix = "/assets/"
 // hashLen is the number of hex digits of the SHA-256 content hash put into a URL.
 const hashLen = 8
 
-//go:embed app.css passkeys.js htmx-2.0.11.min.js
+//go:embed app.css passkeys.js corbado.js htmx-2.0.11.min.js corbado-web-js-3.5.0.min.js corbado-web-js-3.5.0.css
 var files embed.FS
 
 // source maps a logical asset name to its embedded file.
@@ -41,6 +45,9 @@ func sources() []source {
 		{name: "app.css", file: "app.css"},
 		{name: "passkeys.js", file: "passkeys.js"},
 		{name: "htmx.min.js", file: "htmx-2.0.11.min.js"},
+		{name: "corbado.js", file: "corbado.js"},
+		{name: "corbado-web-js.js", file: "corbado-web-js-3.5.0.min.js"},
+		{name: "corbado-web-js.css", file: "corbado-web-js-3.5.0.css"},
 	}
 }
 
@@ -50,6 +57,7 @@ type file struct {
 	etag        string
 	contentType string
 	body        []byte
+	gzipped     []byte // body compressed with gzip, nil when that does not make it smaller
 }
 
 // Assets holds the embedded files and their hashed URLs. It is read-only after
@@ -79,6 +87,9 @@ func New() (*Assets, error) {
 			etag:        `"` + hash + `"`,
 			contentType: ct,
 			body:        body,
+		}
+		if f.gzipped, err = compress(body); err != nil {
+			return nil, fmt.Errorf("assets: compress %s: %w", s.file, err)
 		}
 		a.byName[s.name] = f
 		a.byPath[hashed] = f
@@ -134,7 +145,46 @@ func (a *Assets) Handler() http.Handler {
 		h := w.Header()
 		h.Set("Content-Type", f.contentType)
 		h.Set("Cache-Control", "public, max-age=31536000, immutable")
-		h.Set("ETag", f.etag)
-		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.body))
+		h.Add("Vary", "Accept-Encoding")
+		body, etag := f.body, f.etag
+		if f.gzipped != nil && acceptsGzip(r) {
+			body, etag = f.gzipped, strings.TrimSuffix(f.etag, `"`)+`-gz"`
+			h.Set("Content-Encoding", "gzip")
+		}
+		h.Set("ETag", etag)
+		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(body))
 	})
+}
+
+// compress gzips body at the best compression, once at start-up; nil when it would not help.
+func compress(body []byte) ([]byte, error) {
+	if len(body) < 1024 {
+		return nil, nil
+	}
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(body); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	if buf.Len() >= len(body) {
+		return nil, nil
+	}
+	return buf.Bytes(), nil
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding allows gzip (and does not refuse it with q=0).
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			return strings.ReplaceAll(strings.TrimSpace(params), " ", "") != "q=0"
+		}
+	}
+	return false
 }

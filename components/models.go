@@ -28,21 +28,34 @@ type Page struct {
 	HTMXURL string
 	JSURL   string
 	Nonce   string
+	Corbado *Corbado // set in Corbado mode: the layout loads Corbado's bundle and our glue instead of JSURL
+}
+
+// Corbado is what Corbado mode needs on a page: the project to mount Corbado's UI for, and the URLs of
+// the vendored @corbado/web-js bundle, its stylesheet and Latchkey's glue script.
+type Corbado struct {
+	ProjectID      string
+	FrontendSuffix string // Corbado.load's frontendApiUrlSuffix; empty for the bundle's default
+	BundleURL      string
+	StyleURL       string
+	GlueURL        string
 }
 
 // LoginView is the login page's data: Error is shown in the alert region,
 // Email and Name refill the sign-up form.
 type LoginView struct {
-	Error string
-	Email string
-	Name  string
+	Error   string
+	Email   string
+	Name    string
+	Corbado *Corbado // set in Corbado mode: Corbado's UI replaces the sign-up form and log-in button
 }
 
 // HomeView is the logged-in user shown on the home page.
 type HomeView struct {
-	UserID string
-	Name   string
-	Email  string
+	UserID  string
+	Name    string
+	Email   string
+	Corbado *Corbado // set in Corbado mode: shows Corbado's passkey list and logs out of Corbado too
 }
 
 // ErrorView is an error shown to the user in plain words. Status is the HTTP

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 )
 
@@ -17,17 +18,25 @@ func nonceFrom(ctx context.Context) string {
 	return n
 }
 
+// CSPSources are origins added to the Content-Security-Policy (only Corbado mode has any).
+type CSPSources struct {
+	Connect []string // fetch/XHR targets
+	Img     []string // images
+}
+
 // securityHeaders sets a strict Content-Security-Policy with a fresh nonce per response, and the other
 // headers every page should carry.
-func securityHeaders(next http.Handler, secure bool) http.Handler {
+func securityHeaders(next http.Handler, secure bool, extra CSPSources) http.Handler {
+	connect := strings.Join(append([]string{"'self'"}, extra.Connect...), " ")
+	img := strings.Join(append([]string{"'self'", "data:"}, extra.Img...), " ")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b := make([]byte, 16)
 		_, _ = rand.Read(b)
 		nonce := base64.RawStdEncoding.EncodeToString(b)
 		hdr := w.Header()
 		hdr.Set("Content-Security-Policy", fmt.Sprintf("default-src 'none'; script-src 'self' 'nonce-%[1]s'; "+
-			"style-src 'self' 'nonce-%[1]s'; img-src 'self' data:; connect-src 'self'; form-action 'self'; "+
-			"frame-ancestors 'none'; base-uri 'none'", nonce))
+			"style-src 'self' 'nonce-%[1]s'; img-src %[2]s; connect-src %[3]s; form-action 'self'; "+
+			"frame-ancestors 'none'; base-uri 'none'", nonce, img, connect))
 		hdr.Set("X-Content-Type-Options", "nosniff")
 		hdr.Set("Referrer-Policy", "same-origin")
 		hdr.Set("X-Frame-Options", "DENY")

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey/components"
+	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/verify"
 )
 
@@ -24,6 +25,7 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int, v components.LoginView) {
+	v.Corbado = h.deps.Corbado
 	h.render(w, r, status, components.LoginPage(h.page(r, "Log in"), v), components.LoginFragment(v))
 }
 
@@ -45,7 +47,11 @@ func (h *Handler) homePage(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/")
 		return
 	}
-	v := components.HomeView{UserID: u.ID, Name: u.Name, Email: u.Email}
+	h.renderHome(w, r, u)
+}
+
+func (h *Handler) renderHome(w http.ResponseWriter, r *http.Request, u session.User) {
+	v := components.HomeView{UserID: u.ID, Name: u.Name, Email: u.Email, Corbado: h.deps.Corbado}
 	h.render(w, r, http.StatusOK, components.HomePage(h.page(r, "Home"), v), components.HomeFragment(v))
 }
 
@@ -89,8 +95,7 @@ func (h *Handler) exchangeSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("HX-Push-Url", "/home")
-	v := components.HomeView{UserID: u.ID, Name: u.Name, Email: u.Email}
-	h.render(w, r, http.StatusOK, components.HomePage(h.page(r, "Home"), v), components.HomeFragment(v))
+	h.renderHome(w, r, u)
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {

@@ -53,6 +53,7 @@ func (h *Handler) page(r *http.Request, title string) components.Page {
 		HTMXURL: h.deps.Assets.URL("htmx.min.js"),
 		JSURL:   h.deps.Assets.URL("passkeys.js"),
 		Nonce:   nonceFrom(r.Context()),
+		Corbado: h.deps.Corbado,
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-webauthn/webauthn/protocol"
 
+	"github.com/latchkey/latchkey/components"
 	"github.com/latchkey/latchkey/internal/provider"
 	"github.com/latchkey/latchkey/internal/session"
 )
@@ -55,6 +56,9 @@ type Deps struct {
 	Keys          KeySet
 	Assets        Assets
 	Health        func(ctx context.Context) error
+
+	Corbado  *components.Corbado // Corbado mode: Corbado's UI on the login and home pages
+	ExtraCSP CSPSources          // origins the page may reach besides its own (Corbado's, in Corbado mode)
 
 	Secure          bool          // https public URL: Secure cookies, __Host- prefixes, HSTS
 	CeremonyKeys    [][]byte      // gorilla/securecookie hash and block keys for the ceremony cookie
@@ -115,7 +119,7 @@ func New(deps Deps) http.Handler {
 	var app http.Handler = mux
 	app = deps.Sessions.Middleware(app)
 	app = csrf.Handler(app)
-	app = securityHeaders(app, deps.Secure)
+	app = securityHeaders(app, deps.Secure, deps.ExtraCSP)
 	app = h.recoverer(app)
 	app = h.logRequests(app)
 	return app

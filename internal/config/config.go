@@ -152,17 +152,68 @@ func Load(getenv func(string) string) (Config, error) {
 		bad("LATCHKEY_RP_NAME is longer than 64 characters")
 	}
 
-	c.Corbado = Corbado{
-		ProjectID:   get("CORBADO_PROJECT_ID", ""),
-		APISecret:   get("CORBADO_API_SECRET", ""),
-		FrontendAPI: get("CORBADO_FRONTEND_API", ""),
-		BackendAPI:  get("CORBADO_BACKEND_API", ""),
-	}
+	c.Corbado = loadCorbado(get, bad)
 
 	if len(problems) > 0 {
 		return c, &Error{Problems: problems}
 	}
 	return c, nil
+}
+
+// Corbado defaults.
+const DefaultCorbadoBackendAPI = "https://backendapi.cloud.corbado.io"
+
+// loadCorbado reads the Corbado variables (the names Corbado's own Go SDK reads). The API secret is never
+// echoed in a problem.
+func loadCorbado(get func(name, def string) string, bad func(format string, a ...any)) Corbado {
+	c := Corbado{
+		ProjectID:   get("CORBADO_PROJECT_ID", ""),
+		APISecret:   get("CORBADO_API_SECRET", ""),
+		FrontendAPI: get("CORBADO_FRONTEND_API", ""),
+		BackendAPI:  get("CORBADO_BACKEND_API", ""),
+	}
+	if c.ProjectID == "" {
+		for _, name := range []string{"CORBADO_API_SECRET", "CORBADO_FRONTEND_API", "CORBADO_BACKEND_API"} {
+			if get(name, "") != "" {
+				bad("%s is set but CORBADO_PROJECT_ID is not: set CORBADO_PROJECT_ID (pro-…) for Corbado mode, or unset %s", name, name)
+			}
+		}
+		return c
+	}
+	if !validProjectID(c.ProjectID) {
+		bad("CORBADO_PROJECT_ID=%q must look like pro-1234567890 (\"pro-\" followed by letters and digits, from your Corbado project's settings)", c.ProjectID)
+	}
+	if c.APISecret != "" && (!strings.HasPrefix(c.APISecret, "corbado1_") || len(c.APISecret) < len("corbado1_")+8) {
+		bad("CORBADO_API_SECRET must start with corbado1_ (create one under Settings → API secrets in the Corbado developer panel); the value given does not")
+	}
+	if c.FrontendAPI == "" {
+		c.FrontendAPI = "https://" + c.ProjectID + ".frontendapi.cloud.corbado.io"
+	} else if u, err := ParseOrigin(c.FrontendAPI); err != nil {
+		bad("CORBADO_FRONTEND_API=%q %v (expected a form like https://pro-123.frontendapi.cloud.corbado.io)", c.FrontendAPI, err)
+	} else {
+		c.FrontendAPI = u.String()
+	}
+	if c.BackendAPI == "" {
+		c.BackendAPI = DefaultCorbadoBackendAPI
+	} else if u, err := ParseOrigin(c.BackendAPI); err != nil {
+		bad("CORBADO_BACKEND_API=%q %v (expected a form like %s)", c.BackendAPI, err, DefaultCorbadoBackendAPI)
+	} else {
+		c.BackendAPI = u.String()
+	}
+	return c
+}
+
+func validProjectID(id string) bool {
+	rest, ok := strings.CutPrefix(id, "pro-")
+	if !ok || rest == "" || len(rest) > 64 {
+		return false
+	}
+	for _, r := range rest {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // Error lists every configuration problem.

@@ -136,3 +136,59 @@ func TestVarsAreDocumented(t *testing.T) {
 		t.Errorf(".env.example does not load: %v", err)
 	}
 }
+
+func TestCorbadoMode(t *testing.T) {
+	c, err := Load(env(map[string]string{"CORBADO_PROJECT_ID": "pro-1234567890"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.CorbadoMode() || c.Corbado.FrontendAPI != "https://pro-1234567890.frontendapi.cloud.corbado.io" ||
+		c.Corbado.BackendAPI != "https://backendapi.cloud.corbado.io" || c.Corbado.APISecret != "" {
+		t.Errorf("corbado defaults = %+v", c.Corbado)
+	}
+	c, err = Load(env(map[string]string{
+		"CORBADO_PROJECT_ID":   "pro-42",
+		"CORBADO_API_SECRET":   "corbado1_abcdefghijklmnop",
+		"CORBADO_FRONTEND_API": "https://auth.example.com/",
+		"CORBADO_BACKEND_API":  "http://localhost:9999",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Corbado.FrontendAPI != "https://auth.example.com" || c.Corbado.BackendAPI != "http://localhost:9999" {
+		t.Errorf("corbado = %+v", c.Corbado)
+	}
+}
+
+func TestCorbadoConfigErrors(t *testing.T) {
+	const secret = "sk_live_do_not_print_me"
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"project ID without pro-", map[string]string{"CORBADO_PROJECT_ID": "1234"}, []string{"CORBADO_PROJECT_ID", "pro-"}},
+		{"project ID with a slash", map[string]string{"CORBADO_PROJECT_ID": "pro-12/../x"}, []string{"CORBADO_PROJECT_ID"}},
+		{"secret without corbado1_", map[string]string{"CORBADO_PROJECT_ID": "pro-1", "CORBADO_API_SECRET": secret}, []string{"CORBADO_API_SECRET", "corbado1_"}},
+		{"frontend API with a path", map[string]string{"CORBADO_PROJECT_ID": "pro-1", "CORBADO_FRONTEND_API": "https://x.example.com/api"}, []string{"CORBADO_FRONTEND_API", "no path"}},
+		{"frontend API not http", map[string]string{"CORBADO_PROJECT_ID": "pro-1", "CORBADO_FRONTEND_API": "ftp://x.example.com"}, []string{"CORBADO_FRONTEND_API", "http"}},
+		{"backend API with a query", map[string]string{"CORBADO_PROJECT_ID": "pro-1", "CORBADO_BACKEND_API": "https://b.example.com?x=1"}, []string{"CORBADO_BACKEND_API", "query"}},
+		{"backend API with a fragment", map[string]string{"CORBADO_PROJECT_ID": "pro-1", "CORBADO_BACKEND_API": "https://b.example.com#x"}, []string{"CORBADO_BACKEND_API", "fragment"}},
+		{"secret without a project", map[string]string{"CORBADO_API_SECRET": secret}, []string{"CORBADO_API_SECRET", "CORBADO_PROJECT_ID"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(env(tc.env))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Error("the API secret appears in the error")
+			}
+		})
+	}
+}
