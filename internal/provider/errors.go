@@ -49,19 +49,17 @@ func describe(err error) error {
 	return err
 }
 
-// ceremonyError turns a go-webauthn verification failure into plain words.
+// ceremonyError turns a go-webauthn verification failure into plain words. Only go-webauthn's own fixed
+// wording is matched — never the parts of the message that quote what the client sent.
 func ceremonyError(what string, err error) error {
 	var pe *protocol.Error
-	detail := ""
 	if errors.As(err, &pe) {
-		detail = strings.ToLower(pe.Details + " " + pe.DevInfo)
+		switch {
+		case pe.Details == "Session has Expired":
+			return &Error{Kind: KindExpired, Msg: "The passkey prompt timed out. Please try again.", Err: fmt.Errorf("%s: %w", what, describe(err))}
+		case strings.HasPrefix(pe.DevInfo, "User verification required"), strings.HasPrefix(pe.DevInfo, "User presence required"):
+			return &Error{Kind: KindUnauthorized, Msg: "Your device did not confirm it was you (no PIN, fingerprint or face check). Please try again.", Err: fmt.Errorf("%s: %w", what, describe(err))}
+		}
 	}
-	switch {
-	case strings.Contains(detail, "expired"):
-		return &Error{Kind: KindExpired, Msg: "The passkey prompt timed out. Please try again.", Err: fmt.Errorf("%s: %w", what, describe(err))}
-	case strings.Contains(detail, "user verification") || strings.Contains(detail, "user presence") || strings.Contains(detail, "verified"):
-		return &Error{Kind: KindUnauthorized, Msg: "Your device did not confirm it was you (no PIN, fingerprint or face check). Please try again.", Err: fmt.Errorf("%s: %w", what, describe(err))}
-	default:
-		return &Error{Kind: KindUnauthorized, Msg: "The passkey could not be verified. Please try again.", Err: fmt.Errorf("%s: %w", what, describe(err))}
-	}
+	return &Error{Kind: KindUnauthorized, Msg: "The passkey could not be verified. Please try again.", Err: fmt.Errorf("%s: %w", what, describe(err))}
 }

@@ -7,6 +7,7 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -17,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -234,6 +236,10 @@ func (p *Provider) FinishLogin(ctx context.Context, c Ceremony, body []byte) (Is
 		keys, err := p.store.PasskeysByUser(ctx, u.ID)
 		if err != nil {
 			return nil, err
+		}
+		if !slices.ContainsFunc(keys, func(k store.Passkey) bool { return bytes.Equal(k.CredentialID, rawID) }) {
+			unknown = true
+			return nil, store.ErrNotFound
 		}
 		found = u
 		return &waUser{id: []byte(u.ID), name: u.Email, display: u.Name, creds: credentials(keys)}, nil

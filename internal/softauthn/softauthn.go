@@ -70,7 +70,7 @@ type Tweaks struct {
 	SetFlags   protocol.AuthenticatorFlags // flags to add
 
 	Credential []byte            // Get: use the resident credential with this ID (default: newest for the RP)
-	UserHandle []byte            // Get: report this user handle instead of the credential's
+	UserHandle []byte            // Get: report this user handle instead of the credential's (non-nil empty: blank)
 	SignWith   *ecdsa.PrivateKey // Get: sign with this key instead of the credential's
 
 	// Hooks run on the finished pieces, after signing (for Create, the authenticator data is changed

@@ -219,9 +219,13 @@ func TestVerify(t *testing.T) {
 	// A payload signed by the minter, but with the subject swapped after signing.
 	tamperedPayload := parts[0] + "." + base64.RawURLEncoding.EncodeToString(
 		[]byte(strings.Replace(mustDecode(t, parts[1]), "usr-7", "usr-8", 1))) + "." + parts[2]
-	sigBytes := []byte(parts[2])
-	sigBytes[10] ^= 0x01 // stays in the base64url alphabet
-	tamperedSig := parts[0] + "." + parts[1] + "." + string(sigBytes)
+	// Flip one bit of the decoded signature, so the result is always valid base64url but a wrong signature.
+	sigBytes, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigBytes[10] ^= 0x01
+	tamperedSig := parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sigBytes)
 
 	cases := []struct {
 		name    string
