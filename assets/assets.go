@@ -7,8 +7,10 @@
 //     (https://registry.npmjs.org/htmx.org/-/htmx.org-2.0.11.tgz), unmodified;
 //     its licence (Zero-Clause BSD) is in htmx.LICENSE.
 //   - corbado-web-js-3.5.0.min.js and corbado-web-js-3.5.0.css are dist/bundle/index.js and
-//     dist/bundle/index.css from the npm package @corbado/web-js@3.5.0, unmodified, used only in
-//     Corbado mode; their licence (MIT) is in corbado-web-js.LICENSE.
+//     dist/bundle/index.css from the npm package @corbado/web-js@3.5.0, used only in Corbado mode; the
+//     JavaScript is unmodified, the stylesheet has its two @import rules of Google Fonts removed (nothing is
+//     fetched from a CDN at run time; the font stacks fall back to system fonts). Their licence (MIT) is
+//     in corbado-web-js.LICENSE.
 package assets
 
 import (

@@ -5,10 +5,15 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"math"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/latchkey/latchkey/components"
+	"github.com/latchkey/latchkey/internal/ratelimit"
 )
 
 type nonceKey struct{}
@@ -129,4 +134,33 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 func noFavicon(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=86400")
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// limited refuses a client over its request budget with 429, Retry-After and plain words: JSON for the
+// passkey script, the login page (or fragment) for the session exchange.
+func (h *Handler) limited(next http.HandlerFunc) http.HandlerFunc {
+	if h.deps.RateLimit == nil {
+		return next
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		ip := ratelimit.ClientIP(r, h.deps.TrustedProxies)
+		ok, wait := h.deps.RateLimit.Allow(ip)
+		if ok {
+			next(w, r)
+			return
+		}
+		secs := int(math.Ceil(wait.Seconds()))
+		if secs < 1 {
+			secs = 1
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		msg := fmt.Sprintf("Too many attempts. Please wait %d seconds and try again.", secs)
+		err := fmt.Errorf("rate limit exceeded for %s", ip)
+		if strings.HasPrefix(r.URL.Path, "/passkeys/") {
+			h.failJSON(w, r, http.StatusTooManyRequests, msg, err)
+			return
+		}
+		h.logFailure(r, http.StatusTooManyRequests, err)
+		h.renderLogin(w, r, http.StatusTooManyRequests, components.LoginView{Error: msg})
+	}
 }

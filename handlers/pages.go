@@ -76,7 +76,8 @@ func (h *Handler) exchangeSession(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, verify.ErrExpired):
 			msg = "Your login took too long and expired. Please log in again."
 		case errors.Is(err, verify.ErrUnavailable):
-			status, msg = http.StatusServiceUnavailable, "We cannot check logins right now. Please try again in a minute."
+			// Fail closed: a key we have never seen is not trusted, even while the key set is unreachable.
+			msg = "We cannot check your login right now because the login service is unreachable. Please try again in a minute."
 		case !isVerifyError(err):
 			status, msg = http.StatusInternalServerError, "Something went wrong on our side. Please try again."
 		}

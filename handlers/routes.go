@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -47,6 +48,11 @@ type Assets interface {
 	Handler() http.Handler
 }
 
+// RateLimiter decides whether a client (by IP) may make another request now.
+type RateLimiter interface {
+	Allow(key string) (ok bool, retryAfter time.Duration)
+}
+
 // Deps are everything the handlers need. Ceremonies and Keys are nil in Corbado mode.
 type Deps struct {
 	Log           *slog.Logger
@@ -59,6 +65,9 @@ type Deps struct {
 
 	Corbado  *components.Corbado // Corbado mode: Corbado's UI on the login and home pages
 	ExtraCSP CSPSources          // origins the page may reach besides its own (Corbado's, in Corbado mode)
+
+	RateLimit      RateLimiter    // per client IP on the ceremony endpoints and /auth/session; nil = no limit
+	TrustedProxies []netip.Prefix // proxies whose X-Forwarded-For names the client
 
 	Secure          bool          // https public URL: Secure cookies, __Host- prefixes, HSTS
 	CeremonyKeys    [][]byte      // gorilla/securecookie hash and block keys for the ceremony cookie
@@ -89,7 +98,7 @@ func New(deps Deps) http.Handler {
 		{"GET /{$}", h.loginPage},
 		{"POST /{$}", h.loginWithoutJavaScript},
 		{"GET /home", h.homePage},
-		{"POST /auth/session", h.exchangeSession},
+		{"POST /auth/session", h.limited(h.exchangeSession)},
 		{"POST /logout", h.logout},
 		{"GET /healthz", h.health},
 		{"GET /favicon.ico", noFavicon},
@@ -97,10 +106,10 @@ func New(deps Deps) http.Handler {
 	}
 	if deps.Ceremonies != nil { // the embedded provider
 		routes = append(routes,
-			route{"POST /passkeys/signup/begin", h.signupBegin},
-			route{"POST /passkeys/signup/finish", h.signupFinish},
-			route{"POST /passkeys/login/begin", h.loginBegin},
-			route{"POST /passkeys/login/finish", h.loginFinish},
+			route{"POST /passkeys/signup/begin", h.limited(h.signupBegin)},
+			route{"POST /passkeys/signup/finish", h.limited(h.signupFinish)},
+			route{"POST /passkeys/login/begin", h.limited(h.loginBegin)},
+			route{"POST /passkeys/login/finish", h.limited(h.loginFinish)},
 		)
 	}
 	if deps.Keys != nil {

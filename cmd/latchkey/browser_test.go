@@ -57,7 +57,7 @@ func freePort(t *testing.T) string {
 // (http://localhost:PORT: passkeys need localhost, not an IP). The server is
 // stopped when the test ends; an error from run other than on cancel fails
 // the test.
-func startServer(t *testing.T) string {
+func startServer(t *testing.T, extraEnv map[string]string) string {
 	t.Helper()
 	port := freePort(t)
 	base := "http://localhost:" + port
@@ -66,6 +66,9 @@ func startServer(t *testing.T) string {
 		"LATCHKEY_PUBLIC_URL":       base,
 		"LATCHKEY_DATABASE_URL":     "sqlite:" + filepath.Join(t.TempDir(), "latchkey.db"),
 		"LATCHKEY_CEREMONY_TIMEOUT": "20s",
+	}
+	for k, v := range extraEnv {
+		env[k] = v
 	}
 	getenv := func(key string) string { return env[key] }
 
@@ -138,7 +141,7 @@ func homeUserID(t *testing.T, ctx context.Context) string {
 // sign up, log out, the /home redirect, log in with the passkey, and reload.
 func TestBrowserSignUpLogOutLogIn(t *testing.T) {
 	browsertest.Chromium(t) // skip (or fail on CI) before starting the server
-	base := startServer(t)
+	base := startServer(t, nil)
 	ctx := browsertest.NewBrowser(t)
 	authID, err := browsertest.AddVirtualAuthenticator(ctx)
 	if err != nil {

@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	maintCtx, stopMaint := context.WithCancel(ctx)
 	defer stopMaint()
-	go a.RunMaintenance(maintCtx, 10*time.Minute)
+	go a.RunBackground(maintCtx)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

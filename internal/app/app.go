@@ -15,6 +15,7 @@ import (
 	"github.com/latchkey/latchkey/handlers"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/provider"
+	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
@@ -27,6 +28,8 @@ type App struct {
 	store   *store.Store
 	minter  *token.Minter
 	log     *slog.Logger
+
+	remoteKeys *verify.RemoteKeys // Corbado mode
 }
 
 // Store is the database (for tests and maintenance tools).
@@ -37,9 +40,6 @@ func (a *App) Minter() *token.Minter { return a.minter }
 
 // New opens the database, runs migrations, loads or creates keys, and builds the handler.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
-	if cfg.CorbadoMode() {
-		return nil, errors.New("Corbado mode (CORBADO_PROJECT_ID) is not available in this version yet; unset CORBADO_PROJECT_ID to use the embedded passkey provider")
-	}
 	if cfg.RedisURL != "" {
 		return nil, errors.New("LATCHKEY_REDIS_URL is not supported in this version yet; unset it to keep sessions in the database")
 	}
@@ -58,9 +58,39 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 }
 
 func (a *App) build(ctx context.Context, cfg config.Config) (http.Handler, error) {
+	static, err := assets.New()
+	if err != nil {
+		return nil, fmt.Errorf("assets: %w", err)
+	}
+	deps := handlers.Deps{
+		Log:    a.log,
+		Assets: static,
+		Health: a.store.Ping,
+		Secure: cfg.Secure(),
+
+		TrustedProxies: cfg.TrustedProxies,
+		Sessions: session.New(a.store.SessionStore(), session.Options{
+			Secure:      cfg.Secure(),
+			Lifetime:    cfg.SessionLifetime,
+			IdleTimeout: cfg.SessionIdle,
+		}),
+	}
+	if cfg.RateLimit > 0 {
+		deps.RateLimit = ratelimit.New(cfg.RateLimit, cfg.RatePeriod, nil)
+	}
+	if cfg.CorbadoMode() {
+		a.remoteKeys = a.corbadoDeps(ctx, cfg, static, &deps)
+	} else if err := a.embeddedDeps(ctx, cfg, &deps); err != nil {
+		return nil, err
+	}
+	return handlers.New(deps), nil
+}
+
+// embeddedDeps fills the handler dependencies of the embedded passkey provider.
+func (a *App) embeddedDeps(ctx context.Context, cfg config.Config, deps *handlers.Deps) error {
 	minter, err := token.NewMinter(ctx, a.store, token.Options{Issuer: cfg.Origin(), TTL: cfg.TokenTTL}, a.log)
 	if err != nil {
-		return nil, fmt.Errorf("signing keys: %w", err)
+		return fmt.Errorf("signing keys: %w", err)
 	}
 	a.minter = minter
 	prov, err := provider.New(provider.Dependencies{Log: a.log, Store: a.store, Minter: minter}, provider.Options{
@@ -71,38 +101,32 @@ func (a *App) build(ctx context.Context, cfg config.Config) (http.Handler, error
 		SessionLifetime: cfg.SessionLifetime,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	hashKey, err := a.store.Secret(ctx, "ceremony-cookie-hash-key", randomBytes(64))
 	if err != nil {
-		return nil, fmt.Errorf("ceremony cookie keys: %w", err)
+		return fmt.Errorf("ceremony cookie keys: %w", err)
 	}
 	blockKey, err := a.store.Secret(ctx, "ceremony-cookie-block-key", randomBytes(32))
 	if err != nil {
-		return nil, fmt.Errorf("ceremony cookie keys: %w", err)
+		return fmt.Errorf("ceremony cookie keys: %w", err)
 	}
-	static, err := assets.New()
-	if err != nil {
-		return nil, fmt.Errorf("assets: %w", err)
-	}
-	sessions := session.New(a.store.SessionStore(), session.Options{
-		Secure:      cfg.Secure(),
-		Lifetime:    cfg.SessionLifetime,
-		IdleTimeout: cfg.SessionIdle,
-	})
 	verifier := verify.New(minter, verify.Options{Issuers: []string{cfg.Origin()}})
-	return handlers.New(handlers.Deps{
-		Log:             a.log,
-		Sessions:        sessions,
-		Authenticator:   &embeddedAuth{verifier: verifier, provider: prov},
-		Ceremonies:      prov,
-		Keys:            minter,
-		Assets:          static,
-		Health:          a.store.Ping,
-		Secure:          cfg.Secure(),
-		CeremonyKeys:    [][]byte{hashKey, blockKey},
-		CeremonyTimeout: cfg.CeremonyTimeout,
-	}), nil
+	deps.Authenticator = &embeddedAuth{verifier: verifier, provider: prov}
+	deps.Ceremonies = prov
+	deps.Keys = minter
+	deps.CeremonyKeys = [][]byte{hashKey, blockKey}
+	deps.CeremonyTimeout = cfg.CeremonyTimeout
+	return nil
+}
+
+// RunBackground runs the periodic jobs until ctx ends: purging expired rows and, in Corbado mode,
+// refreshing Corbado's JWKS on its schedule.
+func (a *App) RunBackground(ctx context.Context) {
+	if a.remoteKeys != nil {
+		go a.remoteKeys.Run(ctx)
+	}
+	a.RunMaintenance(ctx, 10*time.Minute)
 }
 
 // RunMaintenance purges expired rows every interval until ctx ends.

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/ratelimit"
 )
 
 // Config is everything Latchkey needs to start.
@@ -25,6 +28,9 @@ type Config struct {
 	SessionLifetime time.Duration // LATCHKEY_SESSION_LIFETIME: how long a login lasts
 	SessionIdle     time.Duration // LATCHKEY_SESSION_IDLE_TIMEOUT: log out after this much inactivity
 	RPName          string        // LATCHKEY_RP_NAME: the name passkey prompts show
+	RateLimit       int           // LATCHKEY_RATE_LIMIT: ceremony and session requests per client IP per RatePeriod; 0 = off
+	RatePeriod      time.Duration
+	TrustedProxies  []netip.Prefix // LATCHKEY_TRUSTED_PROXIES: proxies whose X-Forwarded-For is believed
 
 	Corbado Corbado
 }
@@ -55,6 +61,7 @@ func Vars() []string {
 		"LATCHKEY_ADDR", "LATCHKEY_PUBLIC_URL", "LATCHKEY_DATABASE_URL", "LATCHKEY_REDIS_URL",
 		"LATCHKEY_LOG_LEVEL", "LATCHKEY_CEREMONY_TIMEOUT", "LATCHKEY_TOKEN_TTL",
 		"LATCHKEY_SESSION_LIFETIME", "LATCHKEY_SESSION_IDLE_TIMEOUT", "LATCHKEY_RP_NAME",
+		"LATCHKEY_RATE_LIMIT", "LATCHKEY_TRUSTED_PROXIES",
 		"CORBADO_PROJECT_ID", "CORBADO_API_SECRET", "CORBADO_FRONTEND_API", "CORBADO_BACKEND_API",
 	}
 }
@@ -148,6 +155,22 @@ func Load(getenv func(string) string) (Config, error) {
 	default:
 		bad("LATCHKEY_LOG_LEVEL=%q must be one of debug, info, warn, error", lvl)
 	}
+	c.RateLimit, c.RatePeriod = 30, time.Minute
+	if raw := get("LATCHKEY_RATE_LIMIT", ""); raw != "" {
+		n, p, err := parseRate(raw)
+		if err != nil {
+			bad("LATCHKEY_RATE_LIMIT=%q %v", raw, err)
+		} else {
+			c.RateLimit, c.RatePeriod = n, p
+		}
+	}
+	if raw := get("LATCHKEY_TRUSTED_PROXIES", ""); raw != "" {
+		prefixes, err := ratelimit.ParsePrefixes(raw)
+		if err != nil {
+			bad("LATCHKEY_TRUSTED_PROXIES=%q must be a comma-separated list of IP addresses or CIDRs, like 10.0.0.0/8,127.0.0.1", raw)
+		}
+		c.TrustedProxies = prefixes
+	}
 	if len(c.RPName) > 64 {
 		bad("LATCHKEY_RP_NAME is longer than 64 characters")
 	}
@@ -158,6 +181,27 @@ func Load(getenv func(string) string) (Config, error) {
 		return c, &Error{Problems: problems}
 	}
 	return c, nil
+}
+
+// parseRate reads "N/s", "N/min" or "N/h" (or "off").
+func parseRate(raw string) (int, time.Duration, error) {
+	if strings.EqualFold(raw, "off") {
+		return 0, time.Minute, nil
+	}
+	num, unit, ok := strings.Cut(raw, "/")
+	n, err := strconv.Atoi(strings.TrimSpace(num))
+	if !ok || err != nil || n < 1 || n > 1_000_000 {
+		return 0, 0, errors.New("must look like 30/min (requests per client IP: N/s, N/min or N/h), or off")
+	}
+	switch strings.TrimSpace(strings.ToLower(unit)) {
+	case "s", "sec", "second":
+		return n, time.Second, nil
+	case "m", "min", "minute":
+		return n, time.Minute, nil
+	case "h", "hour":
+		return n, time.Hour, nil
+	}
+	return 0, 0, errors.New("must look like 30/min (requests per client IP: N/s, N/min or N/h), or off")
 }
 
 // Corbado defaults.
