@@ -36,6 +36,7 @@ func newStack(t *testing.T) *stack {
 		"LATCHKEY_PUBLIC_URL":   "http://localhost:8080",
 		"LATCHKEY_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "latchkey.db"),
 		"LATCHKEY_LOG_LEVEL":    "debug",
+		"LATCHKEY_RATE_LIMIT":   "off", // TestRateLimit covers the limiter
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
