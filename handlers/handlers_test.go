@@ -24,13 +24,16 @@ import (
 
 // stack is the whole application over a real SQLite file, served by httptest.
 type stack struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 	app *app.App
 	log *strings.Builder
 }
 
-func newStack(t *testing.T) *stack {
+func newStack(t *testing.T) *stack { return newStackTB(t) }
+
+// newStackTB is newStack for tests and benchmarks alike.
+func newStackTB(t testing.TB) *stack {
 	t.Helper()
 	env := map[string]string{
 		"LATCHKEY_PUBLIC_URL":   "http://localhost:8080",

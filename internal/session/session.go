@@ -50,9 +50,14 @@ type Manager struct {
 }
 
 // New makes a Manager over store with every cookie flag set explicitly.
-func New(store scs.Store, opts Options) *Manager {
+func New(store scs.CtxStore, opts Options) *Manager {
 	sm := scs.New()
+	sm.Codec = jsonCodec{}
 	sm.Store = store
+	if opts.IdleTimeout > 0 {
+		// Refresh the idle expiry in the database at most every IdleTimeout/20 (≤ 1 minute) per session.
+		sm.Store = newIdleRefresher(store, min(opts.IdleTimeout/20, time.Minute))
+	}
 	sm.Lifetime = opts.Lifetime
 	sm.IdleTimeout = opts.IdleTimeout
 	sm.Cookie.Name = CookieName(opts.Secure)

@@ -1,0 +1,99 @@
+package session
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+func storedExpiry(t *testing.T, st *store.Store, token string) (time.Time, bool) {
+	t.Helper()
+	var ms int64
+	err := st.DB().QueryRow(`SELECT expiry FROM sessions WHERE token = ?`, token).Scan(&ms)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(ms).UTC(), true
+}
+
+func TestIdleRefresherSkipsOnlyUnchangedRecentWrites(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "s.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	r := newIdleRefresher(st.SessionStore(), time.Minute)
+	r.now = func() time.Time { return now }
+	data := []byte(`{"v":{"user_id":"usr-1"}}`)
+
+	if err := r.CommitCtx(ctx, "tok", data, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := storedExpiry(t, st, "tok")
+
+	now = now.Add(30 * time.Second) // same data, within the window: no write
+	if err := r.CommitCtx(ctx, "tok", data, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := storedExpiry(t, st, "tok"); !got.Equal(first) {
+		t.Errorf("unchanged data within the window was written: expiry %v, want %v", got, first)
+	}
+
+	changed := []byte(`{"v":{"user_id":"usr-2"}}`) // changed data: written at once
+	if err := r.CommitCtx(ctx, "tok", changed, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if b, found, _ := st.SessionStore().Find("tok"); !found || string(b) != string(changed) {
+		t.Errorf("changed data not written: %q", b)
+	}
+
+	now = now.Add(61 * time.Second) // window passed: the expiry moves forward
+	if err := r.CommitCtx(ctx, "tok", changed, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := storedExpiry(t, st, "tok"); !got.Equal(now.Add(time.Hour).Truncate(time.Millisecond)) {
+		t.Errorf("expiry after the window = %v, want %v", got, now.Add(time.Hour))
+	}
+
+	// Another process deletes the session (a logout elsewhere): a skipped write must not bring it back.
+	if err := st.SessionStore().Delete("tok"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.CommitCtx(ctx, "tok", changed, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, found := storedExpiry(t, st, "tok"); found {
+		t.Error("a deleted session was written back")
+	}
+}
+
+func TestJSONCodecIsDeterministicAndStringOnly(t *testing.T) {
+	c := jsonCodec{}
+	d := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	values := map[string]any{"a": "1", "b": "2", "c": "3", "d": "4", "e": "5"}
+	first, err := c.Encode(d, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		again, _ := c.Encode(d, values)
+		if string(again) != string(first) {
+			t.Fatalf("encoding differs between runs: %s vs %s", again, first)
+		}
+	}
+	gotD, gotV, err := c.Decode(first)
+	if err != nil || !gotD.Equal(d) || len(gotV) != 5 || gotV["c"] != "3" {
+		t.Errorf("round trip = %v %v %v", gotD, gotV, err)
+	}
+	if _, err := c.Encode(d, map[string]any{"n": 1}); err == nil {
+		t.Error("a non-string value was encoded")
+	}
+	if _, _, err := c.Decode([]byte("not json")); err == nil {
+		t.Error("garbage decoded")
+	}
+}
