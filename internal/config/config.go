@@ -118,7 +118,7 @@ func Load(getenv func(string) string) (Config, error) {
 		if u.Scheme == "http" && !isLocalhost(u.Hostname()) {
 			bad("LATCHKEY_PUBLIC_URL=%q must use https: browsers allow passkeys over plain http only on localhost", rawURL)
 		}
-		if net.ParseIP(u.Hostname()) != nil {
+		if isIPLike(u.Hostname()) {
 			bad("LATCHKEY_PUBLIC_URL=%q must use a host name, not an IP address: passkeys need a domain (use http://localhost:PORT locally)", rawURL)
 		}
 		c.PublicURL = u
@@ -281,8 +281,12 @@ func ParseOrigin(raw string) (*url.URL, error) {
 		return nil, errors.New("has no host")
 	case u.User != nil:
 		return nil, errors.New("must not contain a user name or password")
-	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "":
+	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Opaque != "":
 		return nil, errors.New("must be an origin only, with no path, query or fragment")
+	case !validHost(u.Hostname()):
+		return nil, errors.New("has an invalid host name (use an ASCII domain name such as login.example.com, or localhost)")
+	case strings.HasSuffix(u.Host, ":") || (u.Port() != "" && !validPort(u.Port())):
+		return nil, errors.New("has an invalid port (use a number from 1 to 65535)")
 	}
 	u.Path = ""
 	u.Host = strings.ToLower(u.Host)
@@ -300,6 +304,45 @@ func (c Config) RPID() string { return c.PublicURL.Hostname() }
 
 // CorbadoMode reports whether Latchkey runs against a Corbado project instead of the embedded provider.
 func (c Config) CorbadoMode() bool { return c.Corbado.ProjectID != "" }
+
+// validHost accepts an IP address without a zone, or an ASCII DNS name whose labels are 1–63 letters,
+// digits or inner hyphens and whose last label is not numeric (browsers read "127.1" or "0x7f000001" as
+// IP addresses).
+func validHost(host string) bool {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return a.Zone() == ""
+	}
+	if host == "" || len(host) > 253 {
+		return false
+	}
+	labels := strings.Split(strings.TrimSuffix(host, "."), ".")
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	last := strings.ToLower(labels[len(labels)-1])
+	if strings.HasPrefix(last, "0x") || strings.Trim(last, "0123456789") == "" {
+		return false
+	}
+	return true
+}
+
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535 && strconv.Itoa(n) == p
+}
+
+// isIPLike reports whether a host is an IP address (including one with a zone).
+func isIPLike(host string) bool {
+	_, err := netip.ParseAddr(host)
+	return err == nil
+}
 
 func isLocalhost(host string) bool {
 	return host == "localhost" || strings.HasSuffix(host, ".localhost")

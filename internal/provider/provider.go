@@ -225,6 +225,10 @@ func (p *Provider) FinishLogin(ctx context.Context, c Ceremony, body []byte) (Is
 		unknown bool
 	)
 	lookup := func(rawID, userHandle []byte) (webauthn.User, error) {
+		if !validUserHandle(userHandle) { // not one of ours; and PostgreSQL refuses invalid UTF-8
+			unknown = true
+			return nil, store.ErrNotFound
+		}
 		u, err := p.store.UserByID(ctx, string(userHandle))
 		if errors.Is(err, store.ErrNotFound) {
 			unknown = true
@@ -347,6 +351,19 @@ func CleanSignup(email, name string) (string, string, error) {
 		return "", "", &Error{Kind: KindInvalid, Msg: strings.Join(problems, " "), Err: errors.New("invalid sign-up fields")}
 	}
 	return email, name, nil
+}
+
+// validUserHandle reports whether a user handle can be one of our user IDs: "usr-" and printable ASCII.
+func validUserHandle(h []byte) bool {
+	if len(h) < 5 || len(h) > 64 || !bytes.HasPrefix(h, []byte("usr-")) {
+		return false
+	}
+	for _, c := range h {
+		if c <= ' ' || c > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 func newUserID() (string, error) {

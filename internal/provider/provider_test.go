@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"sync"
@@ -392,6 +393,19 @@ func TestUnknownCredential(t *testing.T) {
 			t.Errorf("refused log-in changed rows %+v -> %+v", before, got)
 		}
 	})
+	for _, handle := range []string{"\xff\xfe", "usr-\x00abc", "not-a-user-id", "usr-" + strings.Repeat("a", 70)} {
+		t.Run(fmt.Sprintf("user handle %q", handle), func(t *testing.T) {
+			e := newEnv(t, 0)
+			e.signup(t, "ada@example.com", "Ada")
+			before := e.counts(t)
+			c, body := e.beginLogin(t, softauthn.Tweaks{UserHandle: []byte(handle)})
+			_, err := e.p.FinishLogin(t.Context(), c, body)
+			wantError(t, err, provider.KindUnauthorized, notKnown)
+			if got := e.counts(t); got != before {
+				t.Errorf("refused log-in changed rows %+v -> %+v", before, got)
+			}
+		})
+	}
 	t.Run("known user, passkey not registered", func(t *testing.T) {
 		e := newEnv(t, 0)
 		cc, c, err := e.p.BeginSignup(t.Context(), "ada@example.com", "Ada")
