@@ -318,11 +318,18 @@ func FuzzCeremonyFinish(f *testing.F) {
 
 // FuzzSessionExchange sends arbitrary values of the cbo_session_token cookie to POST /auth/session. The
 // answer is never a 5xx; it succeeds exactly for the one genuine token (or the same token with
-// unused base64 bits changed, which decodes to the same bytes), and otherwise is a 401 that starts no
-// session and writes nothing. The genuine token never appears in the log.
+// unused base64 bits changed, which decodes to the same bytes), and only once per token; otherwise it is
+// a 401 that starts no session and writes nothing. The genuine token never appears in the log.
 func FuzzSessionExchange(f *testing.F) {
 	s := fzNewStack(f)
-	_, tok := fzAccount(f, s, "exchange@example.com", "Ex Change") // minted by s.app.Minter() at sign-up
+	userID, tok := fzAccount(f, s, "exchange@example.com", "Ex Change") // minted by s.app.Minter() at sign-up
+	// Each JWT is exchanged at most once. So that every input starts from the same state, the genuine
+	// token's provider session is made unexchanged again before an input that carries it.
+	unclaim := func(t *testing.T) {
+		if _, err := s.app.Store().DB().Exec(`UPDATE provider_sessions SET exchanged_at = NULL WHERE user_id = ?`, userID); err != nil {
+			t.Fatal(err)
+		}
+	}
 	minted := time.Now()
 	parts := strings.Split(tok, ".")
 	s.log.watch(parts[2]) // the signature: it cannot appear in the log by chance
@@ -357,9 +364,12 @@ func FuzzSessionExchange(f *testing.F) {
 		if !fzValidHeaderValue(cookie) {
 			t.Skip("not a header value Go's client sends")
 		}
+		seen := fzServerToken(cookie)
+		if fzSameJWT(seen, tok) {
+			unclaim(t)
+		}
 		before := s.fzFingerprint(t)
 		resp := s.fzPost(t, "/auth/session", "", cookie, nil, htmx)
-		seen := fzServerToken(cookie)
 		genuine := seen == tok && time.Since(minted) < 50*time.Minute
 		success := resp.status == http.StatusOK && resp.header.Get("HX-Push-Url") == "/home" ||
 			resp.status == http.StatusSeeOther && resp.header.Get("Location") == "/home"
@@ -370,6 +380,10 @@ func FuzzSessionExchange(f *testing.F) {
 			t.Fatalf("the genuine token was refused: status %d", resp.status)
 		case success && !fzSameJWT(seen, tok):
 			t.Fatalf("token %q (server reads %q) was accepted: status %d", value, seen, resp.status)
+		case success:
+			if again := s.fzPost(t, "/auth/session", "", cookie, nil, htmx); again.status != http.StatusUnauthorized {
+				t.Fatalf("the same token started a second session: status %d", again.status)
+			}
 		case !success:
 			if resp.status != http.StatusUnauthorized {
 				t.Errorf("token %q: status %d, want 401", value, resp.status)

@@ -151,7 +151,8 @@ func (a *App) RunMaintenance(ctx context.Context, interval time.Duration) {
 // Close releases the database.
 func (a *App) Close() error { return a.store.Close() }
 
-// embeddedAuth verifies the embedded provider's JWT and checks that its provider session is still active.
+// embeddedAuth verifies the embedded provider's JWT and claims its provider session: each JWT starts at
+// most one app session, and none once the provider session is revoked or expired.
 type embeddedAuth struct {
 	verifier *verify.Verifier
 	provider *provider.Provider
@@ -165,12 +166,12 @@ func (e *embeddedAuth) Authenticate(ctx context.Context, raw string) (session.Us
 	if id.SessionID == "" {
 		return session.User{}, fmt.Errorf("%w: token has no sid", verify.ErrClaims)
 	}
-	active, err := e.provider.SessionActive(ctx, id.SessionID)
+	claimed, err := e.provider.ClaimSession(ctx, id.SessionID)
 	if err != nil {
-		return session.User{}, fmt.Errorf("check provider session: %w", err)
+		return session.User{}, fmt.Errorf("claim provider session: %w", err)
 	}
-	if !active {
-		return session.User{}, fmt.Errorf("%w: provider session %s", verify.ErrRevoked, id.SessionID)
+	if !claimed {
+		return session.User{}, fmt.Errorf("%w: provider session %s revoked, expired or already exchanged", verify.ErrRevoked, id.SessionID)
 	}
 	return session.User{ID: id.UserID, Name: id.Name, Email: id.Email, ProviderSessionID: id.SessionID}, nil
 }

@@ -39,6 +39,7 @@ type Store interface {
 	CreateUserWithPasskey(ctx context.Context, u store.User, p store.Passkey, ch store.UsedChallenge, ps store.ProviderSession) error
 	RecordLogin(ctx context.Context, credentialID []byte, signCount uint32, backupState bool, usedAt time.Time, ch store.UsedChallenge, ps store.ProviderSession) error
 	ProviderSessionActive(ctx context.Context, id string, now time.Time) (bool, error)
+	ClaimProviderSession(ctx context.Context, id string, now time.Time) (bool, error)
 	RevokeProviderSession(ctx context.Context, id string, at time.Time) error
 }
 
@@ -280,6 +281,13 @@ func (p *Provider) FinishLogin(ctx context.Context, c Ceremony, body []byte) (Is
 // SessionActive reports whether a provider session is still valid (not revoked or expired).
 func (p *Provider) SessionActive(ctx context.Context, sid string) (bool, error) {
 	return p.store.ProviderSessionActive(ctx, sid, p.opts.Now())
+}
+
+// ClaimSession marks a provider session as exchanged for an app session. It succeeds once per session
+// (one session JWT per ceremony), so a copied JWT cannot start a second app session that would outlive a
+// logout; it fails for revoked and expired sessions too.
+func (p *Provider) ClaimSession(ctx context.Context, sid string) (bool, error) {
+	return p.store.ClaimProviderSession(ctx, sid, p.opts.Now())
 }
 
 // Revoke ends a provider session, so JWTs carrying its sid are refused from now on.

@@ -33,6 +33,22 @@ func (s *Store) ProviderSessionActive(ctx context.Context, id string, now time.T
 	return true, nil
 }
 
+// ClaimProviderSession marks an active provider session as exchanged for an app session, once: it
+// reports true for the first claim of a session that exists, is not revoked and has not expired, and false
+// for every later claim. The check and the mark are one statement, so two concurrent claims cannot both win.
+func (s *Store) ClaimProviderSession(ctx context.Context, id string, now time.Time) (bool, error) {
+	res, err := s.exec(ctx, s.db, `UPDATE provider_sessions SET exchanged_at = ?
+		WHERE id = ? AND revoked_at IS NULL AND expires_at > ? AND exchanged_at IS NULL`, millis(now), id, millis(now))
+	if err != nil {
+		return false, fmt.Errorf("store: claim provider session: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store: claim provider session: %w", err)
+	}
+	return n == 1, nil
+}
+
 // RevokeProviderSession marks provider session id revoked at at. Revoking an already revoked or
 // unknown session is not an error, and keeps the first revocation time.
 func (s *Store) RevokeProviderSession(ctx context.Context, id string, at time.Time) error {

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -505,6 +506,68 @@ func TestDeleteExpired(t *testing.T) {
 		}
 		if n, err := s.DeleteExpired(ctx, now); err != nil || n != 0 {
 			t.Errorf("second DeleteExpired = %d, %v; want 0", n, err)
+		}
+	})
+}
+
+func TestClaimProviderSession(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		f := newFixture(t, "claim@example.com")
+		f.create(t, s)
+		now := f.session.CreatedAt.Add(time.Minute)
+		revoked := ProviderSession{ID: "ps-claim-revoked", UserID: f.user.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := s.insertProviderSession(ctx, s.DB(), revoked); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RevokeProviderSession(ctx, revoked.ID, now); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name string
+			id   string
+			at   time.Time
+			want bool
+		}{
+			{"expired", f.session.ID, f.session.ExpiresAt, false},
+			{"revoked", revoked.ID, now, false},
+			{"unknown", "ps-unknown", now, false},
+			{"first claim", f.session.ID, now, true},
+			{"second claim", f.session.ID, now.Add(time.Second), false},
+		} {
+			if got, err := s.ClaimProviderSession(ctx, tc.id, tc.at); err != nil || got != tc.want {
+				t.Errorf("%s: ClaimProviderSession = %v, %v; want %v", tc.name, got, err, tc.want)
+			}
+		}
+		// A claimed session is still active (until revoked): logout revokes it.
+		if ok, _ := s.ProviderSessionActive(ctx, f.session.ID, now); !ok {
+			t.Error("claiming ended the provider session")
+		}
+
+		// Concurrent claims of a fresh session: exactly one wins.
+		fresh := ProviderSession{ID: "ps-claim-race", UserID: f.user.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := s.insertProviderSession(ctx, s.DB(), fresh); err != nil {
+			t.Fatal(err)
+		}
+		var wins atomic.Int32
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ok, err := s.ClaimProviderSession(ctx, fresh.ID, now)
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					wins.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if wins.Load() != 1 {
+			t.Errorf("%d concurrent claims won, want exactly 1", wins.Load())
 		}
 	})
 }
