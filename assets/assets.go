@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -59,7 +60,8 @@ type file struct {
 	etag        string
 	contentType string
 	body        []byte
-	gzipped     []byte // body compressed with gzip, nil when that does not make it smaller
+	gzipOnce    sync.Once
+	gzipped     []byte // body compressed with gzip on first use, nil when that does not make it smaller
 }
 
 // Assets holds the embedded files and their hashed URLs. It is read-only after
@@ -89,9 +91,6 @@ func New() (*Assets, error) {
 			etag:        `"` + hash + `"`,
 			contentType: ct,
 			body:        body,
-		}
-		if f.gzipped, err = compress(body); err != nil {
-			return nil, fmt.Errorf("assets: compress %s: %w", s.file, err)
 		}
 		a.byName[s.name] = f
 		a.byPath[hashed] = f
@@ -149,8 +148,8 @@ func (a *Assets) Handler() http.Handler {
 		h.Set("Cache-Control", "public, max-age=31536000, immutable")
 		h.Add("Vary", "Accept-Encoding")
 		body, etag := f.body, f.etag
-		if f.gzipped != nil && acceptsGzip(r) {
-			body, etag = f.gzipped, strings.TrimSuffix(f.etag, `"`)+`-gz"`
+		if gz := f.gzip(); gz != nil && acceptsGzip(r) {
+			body, etag = gz, strings.TrimSuffix(f.etag, `"`)+`-gz"`
 			h.Set("Content-Encoding", "gzip")
 		}
 		h.Set("ETag", etag)
@@ -158,26 +157,29 @@ func (a *Assets) Handler() http.Handler {
 	})
 }
 
-// compress gzips body at the best compression, once at start-up; nil when it would not help.
-func compress(body []byte) ([]byte, error) {
+// gzip returns the compressed body, compressing it on first use (start-up stays fast).
+func (f *file) gzip() []byte {
+	f.gzipOnce.Do(func() { f.gzipped = compress(f.body) })
+	return f.gzipped
+}
+
+// compress gzips body at the best compression; nil when it would not help.
+func compress(body []byte) []byte {
 	if len(body) < 1024 {
-		return nil, nil
+		return nil
 	}
 	var buf bytes.Buffer
 	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 	if err != nil {
-		return nil, err
+		return nil
 	}
 	if _, err := zw.Write(body); err != nil {
-		return nil, err
+		return nil
 	}
-	if err := zw.Close(); err != nil {
-		return nil, err
+	if err := zw.Close(); err != nil || buf.Len() >= len(body) {
+		return nil // serving uncompressed is always correct
 	}
-	if buf.Len() >= len(body) {
-		return nil, nil
-	}
-	return buf.Bytes(), nil
+	return buf.Bytes()
 }
 
 // acceptsGzip reports whether the request's Accept-Encoding allows gzip (and does not refuse it with q=0).

@@ -1,6 +1,8 @@
 package assets
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -176,5 +178,53 @@ func TestVendoredHTMX(t *testing.T) {
 	lic, err := os.ReadFile("htmx.LICENSE")
 	if err != nil || !strings.Contains(string(lic), "BSD") {
 		t.Errorf("htmx.LICENSE missing or not the BSD licence: %v", err)
+	}
+}
+
+// Clients that accept gzip get the (much smaller) compressed body with its own ETag; others get the
+// original bytes; both decode to the same file.
+func TestGzip(t *testing.T) {
+	a, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := a.URL("corbado-web-js.js")
+	get := func(acceptEncoding string) *http.Response {
+		req := httptest.NewRequest("GET", url, nil)
+		if acceptEncoding != "" {
+			req.Header.Set("Accept-Encoding", acceptEncoding)
+		}
+		rec := httptest.NewRecorder()
+		a.Handler().ServeHTTP(rec, req)
+		return rec.Result()
+	}
+	plain := get("")
+	plainBody, _ := io.ReadAll(plain.Body)
+	if plain.Header.Get("Content-Encoding") != "" || len(plainBody) < 500_000 {
+		t.Fatalf("plain: encoding %q, %d bytes", plain.Header.Get("Content-Encoding"), len(plainBody))
+	}
+	for _, ae := range []string{"gzip", "br, gzip, deflate", "gzip;q=0.8"} {
+		resp := get(ae)
+		if resp.Header.Get("Content-Encoding") != "gzip" || !strings.Contains(resp.Header.Get("Vary"), "Accept-Encoding") {
+			t.Fatalf("%q: Content-Encoding %q Vary %q", ae, resp.Header.Get("Content-Encoding"), resp.Header.Get("Vary"))
+		}
+		if resp.Header.Get("ETag") == plain.Header.Get("ETag") {
+			t.Error("compressed and plain bodies share an ETag")
+		}
+		compressed, _ := io.ReadAll(resp.Body)
+		zr, err := gzip.NewReader(bytes.NewReader(compressed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		unzipped, err := io.ReadAll(zr)
+		if err != nil || !bytes.Equal(unzipped, plainBody) {
+			t.Fatalf("%q: gzip body does not decode to the file (%v)", ae, err)
+		}
+		if n := len(compressed); n > len(plainBody)/3 {
+			t.Errorf("%q: compressed length %d of %d", ae, n, len(plainBody))
+		}
+	}
+	if resp := get("gzip;q=0"); resp.Header.Get("Content-Encoding") != "" {
+		t.Error("gzip sent to a client that refused it with q=0")
 	}
 }
