@@ -84,15 +84,7 @@ func (h *Handler) signupBegin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	creation, c, err := h.deps.Ceremonies.BeginSignup(r.Context(), req.Email, req.Name)
-	if err != nil {
-		h.providerError(w, r, err)
-		return
-	}
-	if err := h.ceremony.save(w, r, c); err != nil {
-		h.failJSON(w, r, http.StatusInternalServerError, "Something went wrong on our side. Please try again.", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, creation)
+	h.begin(w, r, creation, c, err)
 }
 
 func (h *Handler) signupFinish(w http.ResponseWriter, r *http.Request) {
@@ -105,6 +97,11 @@ func (h *Handler) loginBegin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	assertion, c, err := h.deps.Ceremonies.BeginLogin(r.Context())
+	h.begin(w, r, assertion, c, err)
+}
+
+// begin answers either ceremony's first half: the WebAuthn options as JSON, the state in the cookie.
+func (h *Handler) begin(w http.ResponseWriter, r *http.Request, options any, c provider.Ceremony, err error) {
 	if err != nil {
 		h.providerError(w, r, err)
 		return
@@ -113,7 +110,7 @@ func (h *Handler) loginBegin(w http.ResponseWriter, r *http.Request) {
 		h.failJSON(w, r, http.StatusInternalServerError, "Something went wrong on our side. Please try again.", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, assertion)
+	writeJSON(w, http.StatusOK, options)
 }
 
 func (h *Handler) loginFinish(w http.ResponseWriter, r *http.Request) {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/corbado"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 )
 
@@ -224,7 +225,7 @@ func loadCorbado(get func(name, def string) string, bad func(format string, a ..
 		}
 		return c
 	}
-	if !validProjectID(c.ProjectID) {
+	if !corbado.ValidProjectID(c.ProjectID) {
 		bad("CORBADO_PROJECT_ID=%q must look like pro-1234567890 (\"pro-\" followed by letters and digits, from your Corbado project's settings)", c.ProjectID)
 	}
 	if c.APISecret != "" && (!strings.HasPrefix(c.APISecret, "corbado1_") || len(c.APISecret) < len("corbado1_")+8) {
@@ -245,19 +246,6 @@ func loadCorbado(get func(name, def string) string, bad func(format string, a ..
 		c.BackendAPI = u.String()
 	}
 	return c
-}
-
-func validProjectID(id string) bool {
-	rest, ok := strings.CutPrefix(id, "pro-")
-	if !ok || rest == "" || len(rest) > 64 {
-		return false
-	}
-	for _, r := range rest {
-		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return false
-		}
-	}
-	return true
 }
 
 // Error lists every configuration problem.

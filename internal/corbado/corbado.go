@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -31,8 +30,27 @@ const (
 // letters and digits.
 var ErrInvalidUserID = errors.New("corbado: invalid user ID")
 
-// userIDPattern is the shape of a Corbado user ID; nothing else reaches a request path.
-var userIDPattern = regexp.MustCompile(`^usr-[0-9A-Za-z]+$`)
+// validUserID reports whether id has the shape of a Corbado user ID, "usr-" followed by letters and
+// digits; nothing else reaches a request path.
+func validUserID(id string) bool { return prefixedAlnum(id, "usr-") }
+
+// ValidProjectID reports whether id has the shape of a Corbado project ID: "pro-" followed by letters
+// and digits.
+func ValidProjectID(id string) bool { return prefixedAlnum(id, "pro-") }
+
+// prefixedAlnum reports whether s is prefix followed by 1–64 ASCII letters and digits.
+func prefixedAlnum(s, prefix string) bool {
+	rest, ok := strings.CutPrefix(s, prefix)
+	if !ok || rest == "" || len(rest) > 64 {
+		return false
+	}
+	for _, r := range rest {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
 
 // DefaultFrontendAPI is the Frontend API of a project when CORBADO_FRONTEND_API is not set.
 func DefaultFrontendAPI(projectID string) string {
@@ -119,7 +137,7 @@ type identifierList struct {
 // User fetches the user's full name and primary email. userID must look like "usr-…" (letters and
 // digits only); anything else returns ErrInvalidUserID without a request.
 func (c *Client) User(ctx context.Context, userID string) (UserDetails, error) {
-	if !userIDPattern.MatchString(userID) {
+	if !validUserID(userID) {
 		return UserDetails{}, ErrInvalidUserID
 	}
 	var u userRsp
