@@ -26,7 +26,9 @@ const (
 // sqliteParams are the connection settings every SQLite connection gets: WAL so readers never block
 // the writer, a busy timeout instead of immediate SQLITE_BUSY, enforced foreign keys, and BEGIN
 // IMMEDIATE so a transaction takes the write lock up front rather than failing on upgrade.
-const sqliteParams = "_busy_timeout=5000&_foreign_keys=on&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate"
+// journal_size_limit truncates the WAL back to 64 MiB after checkpoints that emptied it, so a burst of
+// writes does not leave a large file behind.
+const sqliteParams = "_busy_timeout=5000&_foreign_keys=on&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate&_pragma=journal_size_limit(67108864)"
 
 // Store is Latchkey's database. It is safe for concurrent use.
 type Store struct {

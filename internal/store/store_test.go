@@ -78,6 +78,7 @@ func TestSQLitePragmas(t *testing.T) {
 	defer func() { _ = conn.Close() }()
 	for pragma, want := range map[string]string{
 		"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "5000", "synchronous": "1",
+		"journal_size_limit": "67108864",
 	} {
 		var got string
 		if err := conn.QueryRowContext(t.Context(), "PRAGMA "+pragma).Scan(&got); err != nil {
