@@ -49,10 +49,9 @@ func (c *corbadoAuth) Authenticate(ctx context.Context, raw string) (session.Use
 func (a *App) corbadoDeps(ctx context.Context, cfg config.Config, static interface{ URL(string) string }, deps *handlers.Deps) *verify.RemoteKeys {
 	cc := cfg.Corbado
 	keys := verify.NewRemoteKeys(verify.RemoteOptions{URL: corbado.JWKSURL(cc.FrontendAPI), Log: a.log})
-	if err := keys.Refresh(ctx); err != nil {
-		// Not fatal: Corbado may be briefly unreachable; logins fail closed until the keys arrive.
-		a.log.Warn("could not fetch Corbado's JWKS yet; will retry", "url", corbado.JWKSURL(cc.FrontendAPI), "err", err)
-	}
+	// Not fatal when it fails (RemoteKeys logs why): Corbado may be briefly unreachable, and logins fail
+	// closed until the keys arrive.
+	_ = keys.Refresh(ctx)
 	auth := &corbadoAuth{log: a.log, verifier: verify.New(keys, verify.Options{Issuers: corbado.Issuers(cc.ProjectID, cc.FrontendAPI)})}
 	if cc.APISecret != "" {
 		auth.client = corbado.NewClient(cc.BackendAPI, cc.ProjectID, cc.APISecret, nil)
