@@ -19,6 +19,7 @@ import (
 	"github.com/latchkey/latchkey/internal/app"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/testlog"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
@@ -27,7 +28,7 @@ type stack struct {
 	t   testing.TB
 	srv *httptest.Server
 	app *app.App
-	log *strings.Builder
+	log *testlog.Buffer
 }
 
 func newStack(t *testing.T) *stack { return newStackTB(t) }
@@ -45,7 +46,7 @@ func newStackTB(t testing.TB) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &strings.Builder{}
+	logs := &testlog.Buffer{}
 	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	"github.com/latchkey/latchkey/internal/app"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/softauthn"
+	"github.com/latchkey/latchkey/internal/testlog"
 )
 
 // publicOrigin is the app's public URL in these tests (httptest listens elsewhere; the browser's origin
@@ -34,27 +34,9 @@ const publicOrigin = "http://localhost:8080"
 
 const ceremonyCookieName = "latchkey_ceremony"
 
-// logBuffer collects the app's log; it is safe for the server's goroutines to write while a test reads.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // newStackEnv is newStack with the rate limiter off and extra environment variables. Its log goes to
 // the returned buffer (stack.log stays empty).
-func newStackEnv(t *testing.T, extra map[string]string) (*stack, *logBuffer) {
+func newStackEnv(t *testing.T, extra map[string]string) (*stack, *testlog.Buffer) {
 	t.Helper()
 	env := map[string]string{
 		"LATCHKEY_PUBLIC_URL":   publicOrigin,
@@ -67,7 +49,7 @@ func newStackEnv(t *testing.T, extra map[string]string) (*stack, *logBuffer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
+	logs := &testlog.Buffer{}
 	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +59,7 @@ func newStackEnv(t *testing.T, extra map[string]string) (*stack, *logBuffer) {
 		srv.Close()
 		_ = a.Close()
 	})
-	return &stack{t: t, srv: srv, app: a, log: &strings.Builder{}}, logs
+	return &stack{t: t, srv: srv, app: a, log: &testlog.Buffer{}}, logs
 }
 
 // dbState is everything a refused request must leave as it was.
@@ -182,7 +164,7 @@ func (b begun) challenge(t *testing.T) []byte {
 // hostileEnv is a fresh app with a software authenticator (its passkey provider).
 type hostileEnv struct {
 	s      *stack
-	logs   *logBuffer
+	logs   *testlog.Buffer
 	auth   *softauthn.Authenticator
 	emails int
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,25 +18,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/latchkey/latchkey/internal/browsertest"
+	"github.com/latchkey/latchkey/internal/testlog"
 )
-
-// lockedBuffer collects the server's output from its goroutine.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // freePort returns a TCP port on localhost that was free a moment ago.
 func freePort(t *testing.T) string {
@@ -75,7 +56,7 @@ func startServer(t *testing.T, extraEnv map[string]string) string {
 	}
 	getenv := func(key string) string { return env[key] }
 
-	out := &lockedBuffer{}
+	out := &testlog.Buffer{}
 	t.Cleanup(func() { // runs last: after the server has stopped
 		if t.Failed() {
 			t.Logf("server output:\n%s", out.String())

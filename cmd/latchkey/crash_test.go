@@ -19,6 +19,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" driver, for the integrity check
 
 	"github.com/latchkey/latchkey/internal/softauthn"
+	"github.com/latchkey/latchkey/internal/testlog"
 )
 
 // TestCrashSafety starts the real binary, runs sign-ups and log-ins against it from several clients,
@@ -52,7 +53,7 @@ type crashAccount struct {
 // crashServer is one run of the binary.
 type crashServer struct {
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *testlog.Buffer
 	done chan struct{} // closed when the process has exited
 	err  error         // its exit status, once done is closed
 }
@@ -70,7 +71,7 @@ func crashStart(t *testing.T, bin, port, databaseURL string) *crashServer {
 		"LATCHKEY_RATE_LIMIT=off",
 		"LATCHKEY_LOG_LEVEL=warn",
 	}
-	s := &crashServer{cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
+	s := &crashServer{cmd: cmd, out: &testlog.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", bin, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/latchkey/latchkey/internal/provider"
 	"github.com/latchkey/latchkey/internal/softauthn"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/testlog"
 	"github.com/latchkey/latchkey/internal/token"
 	"github.com/latchkey/latchkey/internal/verify"
 )
@@ -45,24 +46,6 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// lockedBuffer collects log output from concurrent ceremonies.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // env is a provider over a real SQLite store and a real token minter, with a software authenticator.
 type env struct {
 	p     *provider.Provider
@@ -70,13 +53,13 @@ type env struct {
 	mint  *token.Minter
 	clock *clock
 	auth  *softauthn.Authenticator
-	logs  *lockedBuffer
+	logs  *testlog.Buffer
 }
 
 func newEnv(t *testing.T, ceremonyTimeout time.Duration) *env {
 	t.Helper()
 	ctx := t.Context()
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "latchkey.db"), log)
 	if err != nil {
