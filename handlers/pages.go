@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -57,36 +58,48 @@ func (h *Handler) renderHome(w http.ResponseWriter, r *http.Request, u session.U
 
 // exchangeSession verifies the session JWT cookie once and turns it into a server-side session.
 func (h *Handler) exchangeSession(w http.ResponseWriter, r *http.Request) {
-	raw := ""
-	for _, name := range []string{SessionTokenCookie, LegacySessionTokenCookie} {
-		if c, err := r.Cookie(name); err == nil && c.Value != "" {
-			raw = c.Value
-			break
-		}
-	}
-	if raw == "" {
+	raw, n := sessionTokenCookie(r)
+	switch {
+	case n > 1:
+		// A second token cookie may have been planted (from a sibling subdomain, with a longer path so it is
+		// sent first) to log the victim into the planter's account. Refuse both, whatever the order.
+		h.logFailure(r, http.StatusUnauthorized, fmt.Errorf("%d session token cookies in one request", n))
+		h.clearTokenCookies(w, r)
+		h.renderLogin(w, r, http.StatusUnauthorized, components.LoginView{Error: msgTwoTokens})
+		return
+	case raw == "":
 		h.logFailure(r, http.StatusUnauthorized, errors.New("no session token cookie"))
 		h.renderLogin(w, r, http.StatusUnauthorized, components.LoginView{Error: "You are not logged in. Log in with your passkey."})
 		return
 	}
 	u, err := h.deps.Authenticator.Authenticate(r.Context(), raw)
 	if err != nil {
-		status, msg := http.StatusUnauthorized, "We could not confirm your login. Please log in again."
+		status, msg := http.StatusUnauthorized, msgLoginNotConfirmed
 		switch {
 		case errors.Is(err, verify.ErrExpired):
 			msg = "Your login took too long and expired. Please log in again."
 		case errors.Is(err, verify.ErrUnavailable):
 			// Fail closed: a key we have never seen is not trusted, even while the key set is unreachable.
-			msg = "We cannot check your login right now because the login service is unreachable. Please try again in a minute."
+			// That is our outage, not the person's fault: 503 with a time to come back.
+			status, msg = http.StatusServiceUnavailable, msgKeysUnreachable
+			w.Header().Set("Retry-After", "60")
 		case !isVerifyError(err):
 			status, msg = http.StatusInternalServerError, "Something went wrong on our side. Please try again."
 		}
 		h.logFailure(r, status, err)
-		h.clearTokenCookies(w)
+		if status != http.StatusServiceUnavailable {
+			h.clearTokenCookies(w, r) // keep a possibly good token for the retry after an outage
+		}
 		h.renderLogin(w, r, status, components.LoginView{Error: msg})
 		return
 	}
 	if err := h.deps.Sessions.Login(r.Context(), u); err != nil {
+		if errors.Is(err, session.ErrEnded) {
+			h.logFailure(r, http.StatusUnauthorized, err)
+			h.clearTokenCookies(w, r)
+			h.renderLogin(w, r, http.StatusUnauthorized, components.LoginView{Error: msgLoginNotConfirmed})
+			return
+		}
 		h.fail(w, r, http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Please try again.", err)
 		return
 	}
@@ -97,6 +110,29 @@ func (h *Handler) exchangeSession(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("HX-Push-Url", "/home")
 	h.renderHome(w, r, u)
+}
+
+// Words the exchange answers with (tests assert them).
+const (
+	msgLoginNotConfirmed = "We could not confirm your login. Please log in again."
+	msgTwoTokens         = "Your browser sent two different logins at once, so neither was used. Please log in again."
+	// msgKeysUnreachable is the answer while the login service's key set cannot be fetched.
+	msgKeysUnreachable = "We cannot check your login right now because the login service is unreachable. Please try again in a minute."
+)
+
+// sessionTokenCookie returns the session JWT cookie's value and how many session token cookies, under
+// either name and empty or not, the request carries.
+func sessionTokenCookie(r *http.Request) (raw string, n int) {
+	for _, c := range r.Cookies() {
+		if c.Name != SessionTokenCookie && c.Name != LegacySessionTokenCookie {
+			continue
+		}
+		n++
+		if raw == "" {
+			raw = c.Value
+		}
+	}
+	return raw, n
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
@@ -110,7 +146,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 			h.log.ErrorContext(r.Context(), "revoke provider session failed", "user_id", u.ID, "err", err)
 		}
 	}
-	h.clearTokenCookies(w)
+	h.clearTokenCookies(w, r)
 	if u.ID != "" {
 		h.log.InfoContext(r.Context(), "logged out", "user_id", u.ID)
 	}
@@ -122,9 +158,51 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	h.renderLogin(w, r, http.StatusOK, components.LoginView{})
 }
 
-func (h *Handler) clearTokenCookies(w http.ResponseWriter) {
+// clearTokenCookies expires both session token cookies twice: host-only (as the embedded provider sets
+// them) and with Domain=<request host> (as Corbado's web-js writes cbo_session_token, "domain=…"). A
+// browser keeps a host-only and a domain cookie of one name apart, so deleting only one would leave a
+// stale token that the next login page hands over again. The domain variant is sent only when the host
+// is a DNS name: never for an IP address, where a Domain attribute is refused or means host-only anyway,
+// and never for a name net/http would reject (it would drop the attribute and send a duplicate). For
+// "localhost" (and any name without a registrable domain) Chromium reads Domain=<host> as host-only, so
+// the second header deletes the same cookie again, which is harmless.
+func (h *Handler) clearTokenCookies(w http.ResponseWriter, r *http.Request) {
+	domain := strings.ToLower(r.Host)
+	if strings.HasPrefix(domain, "[") { // an IPv6 literal, with or without a port
+		domain = ""
+	} else if i := strings.LastIndexByte(domain, ':'); i >= 0 {
+		domain = domain[:i]
+	}
+	// A DNS name: dot-separated labels of 1–63 letters, digits and inner hyphens, at most 253 bytes, the
+	// last label not a number (URL hosts ending in a decimal or 0x-hex number are IPv4 addresses).
+	labels := strings.Split(domain, ".")
+	last := labels[len(labels)-1]
+	isNumber := last != ""
+	hex := strings.HasPrefix(last, "0x")
+	for i := 0; i < len(last); i++ {
+		c := last[i]
+		if !(c >= '0' && c <= '9' || hex && i >= 2 && c >= 'a' && c <= 'f' || hex && i == 1) {
+			isNumber = false
+		}
+	}
+	if len(domain) > 253 || isNumber {
+		domain = ""
+	}
+	for _, label := range labels {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			domain = ""
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				domain = ""
+			}
+		}
+	}
 	for _, name := range []string{SessionTokenCookie, LegacySessionTokenCookie} {
 		http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: h.deps.Secure, SameSite: http.SameSiteLaxMode})
+		if domain != "" {
+			http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", Domain: domain, MaxAge: -1, HttpOnly: true, Secure: h.deps.Secure, SameSite: http.SameSiteLaxMode})
+		}
 	}
 }
 

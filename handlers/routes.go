@@ -48,9 +48,10 @@ type Assets interface {
 	Handler() http.Handler
 }
 
-// RateLimiter decides whether a client (by IP) may make another request now.
+// RateLimiter decides whether a client (by IP) may make another request of a class now. Each class
+// ("begin", "finish", "exchange") is a separate budget, so the steps of one log-in never compete.
 type RateLimiter interface {
-	Allow(key string) (ok bool, retryAfter time.Duration)
+	Allow(class, client string) (ok bool, retryAfter time.Duration)
 }
 
 // Deps are everything the handlers need. Ceremonies and Keys are nil in Corbado mode.
@@ -76,10 +77,9 @@ type Deps struct {
 
 // Handler holds the dependencies of every route.
 type Handler struct {
-	log       *slog.Logger
-	deps      Deps
-	ceremony  *ceremonyCookies
-	jwtCookie string
+	log      *slog.Logger
+	deps     Deps
+	ceremony *ceremonyCookies
 }
 
 type route struct {
@@ -98,7 +98,7 @@ func New(deps Deps) http.Handler {
 		{"GET /{$}", h.loginPage},
 		{"POST /{$}", h.loginWithoutJavaScript},
 		{"GET /home", h.homePage},
-		{"POST /auth/session", h.limited(h.exchangeSession)},
+		{"POST /auth/session", h.limited("exchange", h.exchangeSession)},
 		{"POST /logout", h.logout},
 		{"GET /healthz", h.health},
 		{"GET /favicon.ico", noFavicon},
@@ -106,10 +106,10 @@ func New(deps Deps) http.Handler {
 	}
 	if deps.Ceremonies != nil { // the embedded provider
 		routes = append(routes,
-			route{"POST /passkeys/signup/begin", h.limited(h.signupBegin)},
-			route{"POST /passkeys/signup/finish", h.limited(h.signupFinish)},
-			route{"POST /passkeys/login/begin", h.limited(h.loginBegin)},
-			route{"POST /passkeys/login/finish", h.limited(h.loginFinish)},
+			route{"POST /passkeys/signup/begin", h.limited("begin", h.signupBegin)},
+			route{"POST /passkeys/signup/finish", h.limited("finish", h.signupFinish)},
+			route{"POST /passkeys/login/begin", h.limited("begin", h.loginBegin)},
+			route{"POST /passkeys/login/finish", h.limited("finish", h.loginFinish)},
 		)
 	}
 	if deps.Keys != nil {

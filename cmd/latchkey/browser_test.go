@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -18,6 +16,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/latchkey/latchkey/internal/browsertest"
+	"github.com/latchkey/latchkey/internal/testdb"
 	"github.com/latchkey/latchkey/internal/testlog"
 )
 
@@ -133,34 +132,7 @@ func TestBrowserSignUpLogOutLogIn(t *testing.T) {
 
 // postgresSchema returns a database URL for a fresh, empty schema in the local PostgreSQL, dropped when
 // the test ends. It skips without PostgreSQL, and fails instead when CI is set.
-func postgresSchema(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("LATCHKEY_TEST_POSTGRES_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	db, err := sql.Open("pgx", base)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		err = db.PingContext(ctx)
-		cancel()
-	}
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL is required on CI: %v", err)
-		}
-		t.Skipf("PostgreSQL not reachable (%v): start it or set LATCHKEY_TEST_POSTGRES_URL", err)
-	}
-	schema := fmt.Sprintf("lk_browser_%d", time.Now().UnixNano())
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
-		_ = db.Close()
-	})
-	return base + "&search_path=" + schema
-}
+func postgresSchema(t *testing.T) string { return testdb.PostgresURL(t) }
 
 func signUpLogOutLogIn(t *testing.T, env map[string]string) {
 	base := startServer(t, env)

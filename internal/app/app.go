@@ -16,6 +16,7 @@ import (
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/provider"
 	"github.com/latchkey/latchkey/internal/ratelimit"
+	"github.com/latchkey/latchkey/internal/secretbox"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
@@ -88,6 +89,9 @@ func (a *App) build(ctx context.Context, cfg config.Config) (http.Handler, error
 
 // embeddedDeps fills the handler dependencies of the embedded passkey provider.
 func (a *App) embeddedDeps(ctx context.Context, cfg config.Config, deps *handlers.Deps) error {
+	if err := a.applySecretKey(ctx, cfg.SecretKey); err != nil {
+		return err
+	}
 	minter, err := token.NewMinter(ctx, a.store, token.Options{Issuer: cfg.Origin(), TTL: cfg.TokenTTL}, a.log)
 	if err != nil {
 		return fmt.Errorf("signing keys: %w", err)
@@ -120,8 +124,35 @@ func (a *App) embeddedDeps(ctx context.Context, cfg config.Config, deps *handler
 	return nil
 }
 
-// RunBackground runs the periodic jobs until ctx ends: purging expired rows and, in Corbado mode,
-// refreshing Corbado's JWKS on its schedule.
+// applySecretKey makes the store encrypt the provider's private keys with the configured secret key
+// (encrypting those stored unencrypted so far), or says once that they are stored unencrypted. A
+// database whose keys are encrypted with another key, or with one while none is configured, stops
+// start-up.
+func (a *App) applySecretKey(ctx context.Context, secret config.Secret) error {
+	var box *secretbox.Box
+	if secret != "" {
+		var err error
+		if box, err = secretbox.New(string(secret)); err != nil {
+			return err
+		}
+	}
+	encrypted, err := a.store.ApplySecretKey(ctx, box)
+	switch {
+	case errors.Is(err, store.ErrSecretKeyRequired), errors.Is(err, store.ErrWrongSecretKey):
+		return err // the words are for the operator, as they are
+	case err != nil:
+		return fmt.Errorf("secret key: %w", err)
+	case box == nil:
+		a.log.WarnContext(ctx, "private keys are stored unencrypted in the database: set LATCHKEY_SECRET_KEY "+
+			"(or LATCHKEY_SECRET_KEY_FILE, a file holding it) to encrypt them, e.g. LATCHKEY_SECRET_KEY=$(openssl rand -base64 32)")
+	case encrypted > 0:
+		a.log.InfoContext(ctx, "encrypted the database's private keys with LATCHKEY_SECRET_KEY", "keys", encrypted)
+	}
+	return nil
+}
+
+// RunBackground runs the periodic jobs until ctx ends: purging expired rows and retired signing keys
+// and, in Corbado mode, refreshing Corbado's JWKS on its schedule.
 func (a *App) RunBackground(ctx context.Context) {
 	if a.remoteKeys != nil {
 		go a.remoteKeys.Run(ctx)
@@ -129,7 +160,7 @@ func (a *App) RunBackground(ctx context.Context) {
 	a.RunMaintenance(ctx, 10*time.Minute)
 }
 
-// RunMaintenance purges expired rows every interval until ctx ends.
+// RunMaintenance purges expired rows and retired signing keys every interval until ctx ends.
 func (a *App) RunMaintenance(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -138,13 +169,27 @@ func (a *App) RunMaintenance(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n, err := a.store.DeleteExpired(ctx, time.Now())
-			if err != nil && ctx.Err() == nil {
-				a.log.Error("purging expired rows failed", "err", err)
-			} else if n > 0 {
-				a.log.Debug("purged expired rows", "rows", n)
-			}
+			a.maintain(ctx)
 		}
+	}
+}
+
+// maintain runs the periodic jobs once.
+func (a *App) maintain(ctx context.Context) {
+	n, err := a.store.DeleteExpired(ctx, time.Now())
+	if err != nil && ctx.Err() == nil {
+		a.log.Error("purging expired rows failed", "err", err)
+	} else if n > 0 {
+		a.log.Debug("purged expired rows", "rows", n)
+	}
+	if a.minter == nil {
+		return // Corbado mode: no signing keys
+	}
+	kids, err := a.minter.DeleteRetiredKeys(ctx)
+	if err != nil && ctx.Err() == nil {
+		a.log.Error("deleting retired signing keys failed", "err", err)
+	} else if len(kids) > 0 {
+		a.log.Info("deleted retired signing keys", "kids", kids)
 	}
 }
 
@@ -166,12 +211,13 @@ func (e *embeddedAuth) Authenticate(ctx context.Context, raw string) (session.Us
 	if id.SessionID == "" {
 		return session.User{}, fmt.Errorf("%w: token has no sid", verify.ErrClaims)
 	}
-	claimed, err := e.provider.ClaimSession(ctx, id.SessionID)
+	claimed, err := e.provider.ClaimSession(ctx, id.SessionID, id.UserID)
 	if err != nil {
 		return session.User{}, fmt.Errorf("claim provider session: %w", err)
 	}
 	if !claimed {
-		return session.User{}, fmt.Errorf("%w: provider session %s revoked, expired or already exchanged", verify.ErrRevoked, id.SessionID)
+		return session.User{}, fmt.Errorf("%w: provider session %s of %s revoked, expired, already exchanged or not that user's",
+			verify.ErrRevoked, id.SessionID, id.UserID)
 	}
 	return session.User{ID: id.UserID, Name: id.Name, Email: id.Email, ProviderSessionID: id.SessionID}, nil
 }

@@ -213,14 +213,33 @@ func TestCorbadoKeyRotationAndOutage(t *testing.T) {
 	s.fake.SetJWKSDown(true)
 	ok("JWKS down, key cached")
 
+	// An unknown kid while the key set is up (and was just fetched): a bad token, 401 with generic words.
+	s.fake.SetJWKSDown(false)
 	c := claims(s.fake.IssuerCloud())
 	c.KID = "never-seen-kid"
+	const outage = "We cannot check your login right now because the login service is unreachable. Please try again in a minute."
 	resp, body, _ := s.exchange(t, "cbo_session_token", s.fake.Token(t, c))
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("unknown kid with JWKS down: status %d, want 401", resp.StatusCode)
+	if msg := text(t, body, `[role="alert"]`); resp.StatusCode != http.StatusUnauthorized || msg != "We could not confirm your login. Please log in again." {
+		t.Errorf("unknown kid, key set up: status %d, alert %q; want 401 and the generic words", resp.StatusCode, msg)
 	}
-	if msg := text(t, body, `[role="alert"]`); msg == "" {
-		t.Error("no message for the person")
+
+	// An unknown kid while the key set cannot be fetched: our outage, not the person's fault — 503 with a
+	// time to retry and words that say so, and the token kept for that retry.
+	down := newCorbadoStack(t, map[string]string{"CORBADO_API_SECRET": "-"})
+	down.fake.SetJWKSDown(true)
+	c = claims(down.fake.IssuerCloud())
+	c.KID = "never-seen-kid"
+	resp, body, _ = down.exchange(t, "cbo_session_token", down.fake.Token(t, c))
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "60" {
+		t.Fatalf("unknown kid with JWKS down: status %d, Retry-After %q; want 503, 60", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if msg := text(t, body, `[role="alert"]`); msg != outage {
+		t.Errorf("outage message = %q, want %q", msg, outage)
+	}
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "cbo_session_token" && ck.MaxAge < 0 {
+			t.Error("the outage deleted the person's token, so the retry cannot work")
+		}
 	}
 }
 

@@ -17,12 +17,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/mail"
 	"slices"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -39,7 +35,7 @@ type Store interface {
 	CreateUserWithPasskey(ctx context.Context, u store.User, p store.Passkey, ch store.UsedChallenge, ps store.ProviderSession) error
 	RecordLogin(ctx context.Context, credentialID []byte, signCount uint32, backupState bool, usedAt time.Time, ch store.UsedChallenge, ps store.ProviderSession) error
 	ProviderSessionActive(ctx context.Context, id string, now time.Time) (bool, error)
-	ClaimProviderSession(ctx context.Context, id string, now time.Time) (bool, error)
+	ClaimProviderSession(ctx context.Context, id, userID string, now time.Time) (bool, error)
 	RevokeProviderSession(ctx context.Context, id string, at time.Time) error
 }
 
@@ -283,11 +279,12 @@ func (p *Provider) SessionActive(ctx context.Context, sid string) (bool, error) 
 	return p.store.ProviderSessionActive(ctx, sid, p.opts.Now())
 }
 
-// ClaimSession marks a provider session as exchanged for an app session. It succeeds once per session
-// (one session JWT per ceremony), so a copied JWT cannot start a second app session that would outlive a
-// logout; it fails for revoked and expired sessions too.
-func (p *Provider) ClaimSession(ctx context.Context, sid string) (bool, error) {
-	return p.store.ClaimProviderSession(ctx, sid, p.opts.Now())
+// ClaimSession marks provider session sid of userID as exchanged for an app session. It succeeds once per
+// session (one session JWT per ceremony), so a copied JWT cannot start a second app session that would
+// outlive a logout; it fails for revoked and expired sessions, and for a session of another user (a token
+// whose sub and sid disagree), which it leaves unclaimed.
+func (p *Provider) ClaimSession(ctx context.Context, sid, userID string) (bool, error) {
+	return p.store.ClaimProviderSession(ctx, sid, userID, p.opts.Now())
 }
 
 // Revoke ends a provider session, so JWTs carrying its sid are refused from now on.
@@ -334,31 +331,6 @@ func UnmarshalCeremony(b []byte) (Ceremony, error) {
 		return Ceremony{}, fmt.Errorf("decode ceremony: %w", err)
 	}
 	return c, nil
-}
-
-// CleanSignup normalises and checks the sign-up fields: a valid email (lower-cased) and a name of 1–100
-// printable characters.
-func CleanSignup(email, name string) (string, string, error) {
-	email = strings.ToLower(strings.TrimSpace(email))
-	name = strings.Join(strings.Fields(name), " ")
-	var problems []string
-	if email == "" {
-		problems = append(problems, "Enter your email address.")
-	} else if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 || !strings.Contains(email[strings.LastIndexByte(email, '@'):], ".") {
-		problems = append(problems, "Enter a valid email address, like name@example.com.")
-	}
-	switch {
-	case name == "":
-		problems = append(problems, "Enter your full name.")
-	case utf8.RuneCountInString(name) > 100:
-		problems = append(problems, "Your name can be at most 100 characters.")
-	case strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 || !utf8.ValidString(name):
-		problems = append(problems, "Your name contains characters that cannot be shown.")
-	}
-	if len(problems) > 0 {
-		return "", "", &Error{Kind: KindInvalid, Msg: strings.Join(problems, " "), Err: errors.New("invalid sign-up fields")}
-	}
-	return email, name, nil
 }
 
 // validUserHandle reports whether a user handle can be one of our user IDs: "usr-" and printable ASCII.

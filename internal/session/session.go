@@ -18,7 +18,6 @@ const (
 	keyName      = "name"
 	keyEmail     = "email"
 	keySessionID = "provider_sid"
-	keyLoginAt   = "login_at"
 )
 
 // User is the logged-in person as the session remembers them.
@@ -44,19 +43,28 @@ func CookieName(secure bool) string {
 	return "latchkey_session"
 }
 
+// Store keeps sessions so that they end for good. CommitCtx (scs's end-of-request save) must only update
+// a session that still exists and has not expired — never insert one — so a request in flight during a
+// logout, revocation or expiry cannot bring the session back. CreateCtx inserts a new session for a
+// login; when providerSessionID is set, only while that provider session of userID is active.
+type Store interface {
+	scs.CtxStore
+	CreateCtx(ctx context.Context, token string, data []byte, expiry time.Time, userID, providerSessionID string) (created bool, err error)
+}
+
 // Manager wraps scs with typed accessors.
 type Manager struct {
 	sm *scs.SessionManager
 }
 
 // New makes a Manager over store with every cookie flag set explicitly.
-func New(store scs.CtxStore, opts Options) *Manager {
+func New(store Store, opts Options) *Manager {
 	sm := scs.New()
 	sm.Codec = jsonCodec{}
-	sm.Store = store
+	sm.Store = creatingStore{store}
 	if opts.IdleTimeout > 0 {
 		// Refresh the idle expiry in the database at most every IdleTimeout/20 (≤ 1 minute) per session.
-		sm.Store = newIdleRefresher(store, min(opts.IdleTimeout/20, time.Minute))
+		sm.Store = newIdleRefresher(sm.Store.(scs.CtxStore), min(opts.IdleTimeout/20, time.Minute))
 	}
 	sm.Lifetime = opts.Lifetime
 	sm.IdleTimeout = opts.IdleTimeout
@@ -73,7 +81,12 @@ func New(store scs.CtxStore, opts Options) *Manager {
 // Middleware loads the session for each request and saves it afterwards.
 func (m *Manager) Middleware(next http.Handler) http.Handler { return m.sm.LoadAndSave(next) }
 
-// Login starts a new session for u: the token is renewed first (no session fixation), then the user is stored.
+// ErrEnded is returned by Login when the login's provider session was revoked, or its user deleted,
+// before the app session could be created.
+var ErrEnded = errors.New("session: the login's provider session ended before the session was created")
+
+// Login starts a new session for u: the token is renewed first (no session fixation), then the user is
+// stored and the session created in the store at once — the only place a session row is inserted.
 func (m *Manager) Login(ctx context.Context, u User) error {
 	if u.ID == "" {
 		return errors.New("session: login without a user ID")
@@ -85,9 +98,41 @@ func (m *Manager) Login(ctx context.Context, u User) error {
 	m.sm.Put(ctx, keyName, u.Name)
 	m.sm.Put(ctx, keyEmail, u.Email)
 	m.sm.Put(ctx, keySessionID, u.ProviderSessionID)
-	m.sm.Put(ctx, keyLoginAt, time.Now().UTC().Format(time.RFC3339))
+	if _, _, err := m.sm.Commit(context.WithValue(ctx, createKey{}, u)); err != nil {
+		// Leave nothing behind for the end-of-request commit (which would only update, and find no row).
+		_ = m.sm.Clear(ctx)
+		return fmt.Errorf("session: create: %w", err)
+	}
 	return nil
 }
+
+// createKey marks the context of the commit that creates a login's session; its value is the User.
+type createKey struct{}
+
+// creatingStore routes the commit that Login makes to Store.CreateCtx, and every other commit to
+// CommitCtx, which only updates.
+type creatingStore struct{ Store }
+
+func (c creatingStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	if u, ok := ctx.Value(createKey{}).(User); ok {
+		created, err := c.CreateCtx(ctx, token, b, expiry, u.ID, u.ProviderSessionID)
+		if err == nil && !created {
+			err = ErrEnded
+		}
+		return err
+	}
+	return c.Store.CommitCtx(ctx, token, b, expiry)
+}
+
+func (c creatingStore) Commit(token string, b []byte, expiry time.Time) error {
+	return c.CommitCtx(context.Background(), token, b, expiry)
+}
+
+func (c creatingStore) Find(token string) ([]byte, bool, error) {
+	return c.FindCtx(context.Background(), token)
+}
+
+func (c creatingStore) Delete(token string) error { return c.DeleteCtx(context.Background(), token) }
 
 // User returns the logged-in user, if any.
 func (m *Manager) User(ctx context.Context) (User, bool) {

@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -43,10 +44,25 @@ func sessionCookie(t *testing.T, resp *http.Response, name string) *http.Cookie 
 	return nil
 }
 
+// providerLogin stores user u with a passkey and an active provider session, as a finished ceremony does.
+func providerLogin(t *testing.T, st *store.Store, u session.User) {
+	t.Helper()
+	now := time.Now()
+	err := st.CreateUserWithPasskey(context.Background(),
+		store.User{ID: u.ID, Email: u.Email, Name: u.Name, CreatedAt: now},
+		store.Passkey{CredentialID: []byte("cred-" + u.ID), UserID: u.ID, PublicKey: []byte{1}, CreatedAt: now},
+		store.UsedChallenge{Hash: []byte("challenge-" + u.ID), ExpiresAt: now.Add(time.Hour)},
+		store.ProviderSession{ID: u.ProviderSessionID, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestLoginRenewsTokenAndLogoutDestroys(t *testing.T) {
 	m, st := newManager(t, false)
 	name := session.CookieName(false)
 	want := session.User{ID: "usr-1", Name: "Ada", Email: "ada@example.com", ProviderSessionID: "ses-1"}
+	providerLogin(t, st, want)
 
 	// An anonymous session exists first (an attacker could have planted its token).
 	resp := serve(m, nil, func(w http.ResponseWriter, r *http.Request) {})
@@ -120,4 +136,32 @@ func TestLoginWithoutUserIDRefused(t *testing.T) {
 			t.Error("Login accepted a user without an ID")
 		}
 	})
+}
+
+// TestLoginRefusedWhenProviderSessionEnded: a login whose provider session was revoked (or whose user
+// was deleted) before the app session was created gets ErrEnded, no session row and no logged-in cookie.
+func TestLoginRefusedWhenProviderSessionEnded(t *testing.T) {
+	m, st := newManager(t, false)
+	u := session.User{ID: "usr-9", Name: "Ada", Email: "ada9@example.com", ProviderSessionID: "ses-9"}
+	providerLogin(t, st, u)
+	if err := st.RevokeProviderSession(context.Background(), u.ProviderSessionID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var loginErr error
+	resp := serve(m, nil, func(w http.ResponseWriter, r *http.Request) { loginErr = m.Login(r.Context(), u) })
+	if !errors.Is(loginErr, session.ErrEnded) {
+		t.Fatalf("Login = %v, want ErrEnded", loginErr)
+	}
+	var rows int
+	if err := st.DB().QueryRow(`SELECT COUNT(*) FROM sessions`).Scan(&rows); err != nil || rows != 0 {
+		t.Errorf("session rows = %d, %v; want 0", rows, err)
+	}
+	if c := sessionCookie(t, resp, session.CookieName(false)); c != nil && c.MaxAge >= 0 && c.Value != "" {
+		resp2 := serve(m, c, func(w http.ResponseWriter, r *http.Request) {
+			if _, ok := m.User(r.Context()); ok {
+				t.Error("the refused login's cookie is logged in")
+			}
+		})
+		_ = resp2
+	}
 }

@@ -1,18 +1,13 @@
 package store
 
 import (
-	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
-)
 
-const defaultTestPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	"github.com/latchkey/latchkey/internal/testdb"
+)
 
 // backend makes fresh, empty databases of one dialect.
 type backend struct {
@@ -39,46 +34,11 @@ func eachStore(t *testing.T, fn func(t *testing.T, s *Store)) {
 	})
 }
 
-func newSQLiteURL(t *testing.T) string {
-	return "sqlite:" + filepath.Join(t.TempDir(), "latchkey.db")
-}
+func newSQLiteURL(t *testing.T) string { return testdb.SQLiteURL(t) }
 
 // newPostgresURL creates a schema of its own for the test (dropped afterwards) and returns a URL
 // whose search_path points at it.
-func newPostgresURL(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("LATCHKEY_TEST_POSTGRES_URL")
-	if base == "" {
-		base = defaultTestPostgresURL
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatalf("open postgres: %v", err)
-	}
-	t.Cleanup(func() { _ = admin.Close() })
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL unreachable (set LATCHKEY_TEST_POSTGRES_URL): %v", err)
-		}
-		t.Skipf("skipping PostgreSQL: cannot reach it (set LATCHKEY_TEST_POSTGRES_URL; with CI set this fails): %v", err)
-	}
-	schema := "lk_test_" + randomHex(t, 8)
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + "search_path=" + schema
-}
+func newPostgresURL(t *testing.T) string { return testdb.PostgresURL(t) }
 
 func openTestStore(t *testing.T, databaseURL string) *Store {
 	t.Helper()

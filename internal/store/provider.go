@@ -33,12 +33,15 @@ func (s *Store) ProviderSessionActive(ctx context.Context, id string, now time.T
 	return true, nil
 }
 
-// ClaimProviderSession marks an active provider session as exchanged for an app session, once: it
-// reports true for the first claim of a session that exists, is not revoked and has not expired, and false
-// for every later claim. The check and the mark are one statement, so two concurrent claims cannot both win.
-func (s *Store) ClaimProviderSession(ctx context.Context, id string, now time.Time) (bool, error) {
+// ClaimProviderSession marks an active provider session of userID as exchanged for an app session, once:
+// it reports true for the first claim of a session that exists, belongs to userID, is not revoked and has
+// not expired, and false for every later claim and for a session of another user (which stays unclaimed,
+// so a token whose sub and sid disagree cannot use up the other user's login). The check and the mark are
+// one statement, so two concurrent claims cannot both win.
+func (s *Store) ClaimProviderSession(ctx context.Context, id, userID string, now time.Time) (bool, error) {
 	res, err := s.exec(ctx, s.db, `UPDATE provider_sessions SET exchanged_at = ?
-		WHERE id = ? AND revoked_at IS NULL AND expires_at > ? AND exchanged_at IS NULL`, millis(now), id, millis(now))
+		WHERE id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ? AND exchanged_at IS NULL`,
+		millis(now), id, userID, millis(now))
 	if err != nil {
 		return false, fmt.Errorf("store: claim provider session: %w", err)
 	}
@@ -60,7 +63,7 @@ func (s *Store) RevokeProviderSession(ctx context.Context, id string, at time.Ti
 	return nil
 }
 
-// SigningKeys returns all signing keys, newest first.
+// SigningKeys returns all signing keys, newest first, decrypted when a secret key is in use.
 func (s *Store) SigningKeys(ctx context.Context) ([]SigningKey, error) {
 	rows, err := s.query(ctx, s.db, `SELECT kid, alg, private_jwk, created_at FROM signing_keys
 		ORDER BY created_at DESC, kid DESC`)
@@ -72,8 +75,12 @@ func (s *Store) SigningKeys(ctx context.Context) ([]SigningKey, error) {
 	for rows.Next() {
 		var k SigningKey
 		var created int64
-		if err := rows.Scan(&k.KID, &k.Alg, &k.PrivateJWK, &created); err != nil {
+		var stored []byte
+		if err := rows.Scan(&k.KID, &k.Alg, &stored, &created); err != nil {
 			return nil, fmt.Errorf("store: list signing keys: %w", err)
+		}
+		if k.PrivateJWK, err = s.open(signingKeyRow(k.KID), stored); err != nil {
+			return nil, err
 		}
 		k.CreatedAt = fromMillis(created)
 		keys = append(keys, k)
@@ -84,26 +91,29 @@ func (s *Store) SigningKeys(ctx context.Context) ([]SigningKey, error) {
 	return keys, nil
 }
 
-// InsertSigningKey stores k.
+// InsertSigningKey stores k, its private key encrypted when a secret key is in use.
 func (s *Store) InsertSigningKey(ctx context.Context, k SigningKey) error {
 	_, err := s.exec(ctx, s.db, `INSERT INTO signing_keys (kid, alg, private_jwk, created_at) VALUES (?, ?, ?, ?)`,
-		k.KID, k.Alg, k.PrivateJWK, millis(k.CreatedAt))
+		k.KID, k.Alg, s.seal(signingKeyRow(k.KID), k.PrivateJWK), millis(k.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("store: insert signing key: %w", err)
 	}
 	return nil
 }
 
-// DeleteSigningKeysBefore deletes the signing keys created before t.
+// DeleteSigningKeysBefore deletes the signing keys created before t, except the newest key, which is
+// never deleted: it is the one tokens are signed with.
 func (s *Store) DeleteSigningKeysBefore(ctx context.Context, t time.Time) error {
-	if _, err := s.exec(ctx, s.db, `DELETE FROM signing_keys WHERE created_at < ?`, millis(t)); err != nil {
+	if _, err := s.exec(ctx, s.db, `DELETE FROM signing_keys WHERE created_at < ?
+		AND kid <> (SELECT kid FROM signing_keys ORDER BY created_at DESC, kid DESC LIMIT 1)`, millis(t)); err != nil {
 		return fmt.Errorf("store: delete signing keys: %w", err)
 	}
 	return nil
 }
 
 // Secret returns the value of the secret called name, creating it with create the first time.
-// Concurrent callers, in this process or another, all get the one value that was stored first.
+// Concurrent callers, in this process or another, all get the one value that was stored first. The value
+// is stored encrypted when a secret key is in use.
 func (s *Store) Secret(ctx context.Context, name string, create func() ([]byte, error)) ([]byte, error) {
 	value, err := s.secret(ctx, name)
 	if err == nil || !errors.Is(err, ErrNotFound) {
@@ -114,7 +124,7 @@ func (s *Store) Secret(ctx context.Context, name string, create func() ([]byte, 
 		return nil, fmt.Errorf("store: create secret %q: %w", name, err)
 	}
 	_, err = s.exec(ctx, s.db, `INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?)
-		ON CONFLICT (name) DO NOTHING`, name, fresh, millis(time.Now()))
+		ON CONFLICT (name) DO NOTHING`, name, s.seal(secretRow(name), fresh), millis(time.Now()))
 	if err != nil {
 		return nil, fmt.Errorf("store: insert secret %q: %w", name, err)
 	}
@@ -122,15 +132,15 @@ func (s *Store) Secret(ctx context.Context, name string, create func() ([]byte, 
 }
 
 func (s *Store) secret(ctx context.Context, name string) ([]byte, error) {
-	var value []byte
-	err := s.queryRow(ctx, s.db, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&value)
+	var stored []byte
+	err := s.queryRow(ctx, s.db, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&stored)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: read secret %q: %w", name, err)
 	}
-	return value, nil
+	return s.open(secretRow(name), stored)
 }
 
 // providerSessionGrace is how long a provider session is kept after it expired.

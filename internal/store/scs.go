@@ -11,6 +11,10 @@ import (
 )
 
 // SessionStore keeps scs sessions in the store's sessions table.
+//
+// A session ends for good: CommitCtx only updates a session that still exists and has not expired, so a
+// request that was in flight while the session was deleted (logout, revocation, its user deleted) or
+// expired cannot write it back. Rows are inserted only by CreateCtx, when a login starts a session.
 type SessionStore struct {
 	s *Store
 }
@@ -39,14 +43,50 @@ func (ss *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool
 	return data, true, nil
 }
 
-// CommitCtx stores data for token until expiry, replacing what was there.
+// CreateCtx inserts the new session token of userID. When providerSessionID is set (the embedded
+// provider), the session is created only while that provider session of userID is still active: a login
+// racing its own revocation or its user's deletion creates nothing, and CreateCtx reports false. On
+// PostgreSQL the provider session row is share-locked for the insert, so a concurrent delete waits for it
+// and then ends the new session too.
+func (ss *SessionStore) CreateCtx(ctx context.Context, token string, data []byte, expiry time.Time, userID, providerSessionID string) (bool, error) {
+	if data == nil {
+		data = []byte{}
+	}
+	var (
+		res sql.Result
+		err error
+	)
+	if providerSessionID == "" {
+		res, err = ss.s.exec(ctx, ss.s.db, `INSERT INTO sessions (token, data, expiry, user_id) VALUES (?, ?, ?, ?)`,
+			token, data, millis(expiry), userID)
+	} else {
+		lock := ""
+		if ss.s.dialect == DialectPostgres {
+			lock = " FOR SHARE"
+		}
+		res, err = ss.s.exec(ctx, ss.s.db, `INSERT INTO sessions (token, data, expiry, user_id)
+			SELECT ?, ?, ?, ? FROM provider_sessions WHERE id = ? AND user_id = ? AND revoked_at IS NULL`+lock,
+			token, data, millis(expiry), userID, providerSessionID, userID)
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: create session: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store: create session: %w", err)
+	}
+	return n == 1, nil
+}
+
+// CommitCtx stores data for token until expiry, if the session still exists and has not expired. It never
+// inserts: committing a deleted or expired session does nothing, so an in-flight request cannot bring it
+// back.
 func (ss *SessionStore) CommitCtx(ctx context.Context, token string, data []byte, expiry time.Time) error {
 	if data == nil {
 		data = []byte{}
 	}
-	_, err := ss.s.exec(ctx, ss.s.db, `INSERT INTO sessions (token, data, expiry) VALUES (?, ?, ?)
-		ON CONFLICT (token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`,
-		token, data, millis(expiry))
+	_, err := ss.s.exec(ctx, ss.s.db, `UPDATE sessions SET data = ?, expiry = ? WHERE token = ? AND expiry > ?`,
+		data, millis(expiry), token, millis(time.Now()))
 	if err != nil {
 		return fmt.Errorf("store: commit session: %w", err)
 	}
@@ -74,4 +114,17 @@ func (ss *SessionStore) Commit(token string, data []byte, expiry time.Time) erro
 // Delete is DeleteCtx without a context.
 func (ss *SessionStore) Delete(token string) error {
 	return ss.DeleteCtx(context.Background(), token)
+}
+
+// endUserSessions deletes every app session of userID and revokes the user's provider sessions, inside
+// the caller's transaction.
+func (s *Store) endUserSessions(ctx context.Context, q querier, userID string, now time.Time) error {
+	if _, err := s.exec(ctx, q, `UPDATE provider_sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`,
+		millis(now), userID); err != nil {
+		return fmt.Errorf("store: revoke provider sessions: %w", err)
+	}
+	if _, err := s.exec(ctx, q, `DELETE FROM sessions WHERE user_id = ?`, userID); err != nil {
+		return fmt.Errorf("store: delete sessions: %w", err)
+	}
+	return nil
 }

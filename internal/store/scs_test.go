@@ -18,6 +18,15 @@ func TestSessionStore(t *testing.T) {
 		ctx := t.Context()
 		ss := s.SessionStore()
 		later := time.Now().Add(time.Hour)
+		create := func(token string, data []byte) func() error {
+			return func() error {
+				created, err := ss.CreateCtx(ctx, token, data, later, "usr-1", "")
+				if err == nil && !created {
+					t.Errorf("CreateCtx(%q) created nothing", token)
+				}
+				return err
+			}
+		}
 
 		steps := []struct {
 			name      string
@@ -27,13 +36,15 @@ func TestSessionStore(t *testing.T) {
 			wantFound bool
 		}{
 			{"unknown", nil, "nope", nil, false},
-			{"commit", func() error { return ss.CommitCtx(ctx, "tok", []byte("one"), later) }, "tok", []byte("one"), true},
+			{"commit never inserts", func() error { return ss.CommitCtx(ctx, "tok", []byte("zero"), later) }, "tok", nil, false},
+			{"create", create("tok", []byte("one")), "tok", []byte("one"), true},
 			{"overwrite", func() error { return ss.Commit("tok", []byte("two"), later) }, "tok", []byte("two"), true},
 			{"expired", func() error { return ss.CommitCtx(ctx, "tok", []byte("three"), time.Now().Add(-time.Second)) }, "tok", nil, false},
-			{"revived", func() error { return ss.CommitCtx(ctx, "tok", []byte("four"), later) }, "tok", []byte("four"), true},
-			{"empty data", func() error { return ss.CommitCtx(ctx, "empty", nil, later) }, "empty", []byte{}, true},
-			{"delete", func() error { return ss.DeleteCtx(ctx, "tok") }, "tok", nil, false},
-			{"delete again", func() error { return ss.Delete("tok") }, "tok", nil, false},
+			{"expiry is final", func() error { return ss.CommitCtx(ctx, "tok", []byte("four"), later) }, "tok", nil, false},
+			{"empty data", create("empty", nil), "empty", []byte{}, true},
+			{"delete", func() error { return ss.DeleteCtx(ctx, "empty") }, "empty", nil, false},
+			{"delete is final", func() error { return ss.CommitCtx(ctx, "empty", []byte("five"), later) }, "empty", nil, false},
+			{"delete again", func() error { return ss.Delete("empty") }, "empty", nil, false},
 		}
 		for _, st := range steps {
 			if st.do != nil {
@@ -54,6 +65,43 @@ func TestSessionStore(t *testing.T) {
 	})
 }
 
+// TestSessionCreateNeedsActiveProviderSession: a login whose provider session was revoked, belongs to
+// someone else or whose user is gone creates no app session.
+func TestSessionCreateNeedsActiveProviderSession(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		ss := s.SessionStore()
+		f := newFixture(t, "create@example.com")
+		f.create(t, s)
+		now := time.Now()
+		revoked := ProviderSession{ID: "ps-create-revoked", UserID: f.user.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := s.insertProviderSession(ctx, s.DB(), revoked); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RevokeProviderSession(ctx, revoked.ID, now); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name, token, user, sid string
+			want                   bool
+		}{
+			{"revoked provider session", "t-revoked", f.user.ID, revoked.ID, false},
+			{"another user's provider session", "t-other", "usr-someone-else", f.session.ID, false},
+			{"unknown provider session", "t-unknown", f.user.ID, "ps-unknown", false},
+			{"active provider session", "t-active", f.user.ID, f.session.ID, true},
+		} {
+			created, err := ss.CreateCtx(ctx, tc.token, []byte("x"), now.Add(time.Hour), tc.user, tc.sid)
+			if err != nil || created != tc.want {
+				t.Errorf("%s: CreateCtx = %v, %v; want %v", tc.name, created, err, tc.want)
+			}
+			if _, found, _ := ss.FindCtx(ctx, tc.token); found != tc.want {
+				t.Errorf("%s: session found = %v, want %v", tc.name, found, tc.want)
+			}
+		}
+	})
+}
+
 func TestSessionManagerRoundTrip(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, s *Store) {
@@ -64,6 +112,15 @@ func TestSessionManagerRoundTrip(t *testing.T) {
 		mux := http.NewServeMux()
 		mux.HandleFunc("POST /put", func(w http.ResponseWriter, r *http.Request) {
 			sm.Put(r.Context(), "user", r.FormValue("user"))
+			// A login creates its row (session.Manager does this through CreateCtx); scs's own commit after
+			// the handler then updates it.
+			token, expiry, err := sm.Commit(r.Context())
+			if err == nil {
+				_, err = s.SessionStore().CreateCtx(r.Context(), token, []byte(`{}`), expiry, "usr-123", "")
+			}
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+			}
 		})
 		mux.HandleFunc("GET /get", func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, sm.GetString(r.Context(), "user"))

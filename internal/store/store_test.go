@@ -483,10 +483,10 @@ func TestDeleteExpired(t *testing.T) {
 			t.Fatal(err)
 		}
 		ss := s.SessionStore()
-		if err := ss.CommitCtx(ctx, "old-token", []byte("x"), now.Add(-time.Millisecond)); err != nil {
+		if _, err := ss.CreateCtx(ctx, "old-token", []byte("x"), now.Add(-time.Millisecond), f.user.ID, ""); err != nil {
 			t.Fatal(err)
 		}
-		if err := ss.CommitCtx(ctx, "live-token", []byte("y"), time.Now().Add(time.Hour)); err != nil {
+		if _, err := ss.CreateCtx(ctx, "live-token", []byte("y"), time.Now().Add(time.Hour), f.user.ID, ""); err != nil {
 			t.Fatal(err)
 		}
 
@@ -534,10 +534,15 @@ func TestClaimProviderSession(t *testing.T) {
 			{"expired", f.session.ID, f.session.ExpiresAt, false},
 			{"revoked", revoked.ID, now, false},
 			{"unknown", "ps-unknown", now, false},
+			{"another user's claim", f.session.ID, now, false},
 			{"first claim", f.session.ID, now, true},
 			{"second claim", f.session.ID, now.Add(time.Second), false},
 		} {
-			if got, err := s.ClaimProviderSession(ctx, tc.id, tc.at); err != nil || got != tc.want {
+			user := f.user.ID
+			if tc.name == "another user's claim" {
+				user = "usr-someone-else"
+			}
+			if got, err := s.ClaimProviderSession(ctx, tc.id, user, tc.at); err != nil || got != tc.want {
 				t.Errorf("%s: ClaimProviderSession = %v, %v; want %v", tc.name, got, err, tc.want)
 			}
 		}
@@ -557,7 +562,7 @@ func TestClaimProviderSession(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ok, err := s.ClaimProviderSession(ctx, fresh.ID, now)
+				ok, err := s.ClaimProviderSession(ctx, fresh.ID, f.user.ID, now)
 				if err != nil {
 					t.Error(err)
 				}

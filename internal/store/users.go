@@ -165,3 +165,41 @@ func (s *Store) RecordLogin(ctx context.Context, credentialID []byte, signCount 
 		return s.insertProviderSession(ctx, tx, ps)
 	})
 }
+
+// DeleteUser deletes user id with their passkeys, and ends every session of theirs in the same
+// transaction: app sessions are deleted, provider sessions go with the user, so no JWT or session cookie
+// of theirs works afterwards. It returns ErrNotFound for an unknown user.
+func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		// The user row goes first: on PostgreSQL its cascade waits for a login that holds its provider
+		// session (CreateCtx), so the session delete below sees that login's new row.
+		res, err := s.exec(ctx, tx, `DELETE FROM users WHERE id = ?`, id)
+		if err != nil {
+			return fmt.Errorf("store: delete user: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("store: delete user: %w", err)
+		} else if n == 0 {
+			return ErrNotFound
+		}
+		return s.endUserSessions(ctx, tx, id, now)
+	})
+}
+
+// DeletePasskey deletes passkey credentialID of userID and ends every session of that user in the same
+// transaction (app sessions deleted, provider sessions revoked): whoever holds the removed passkey, or a
+// session it started, is logged out. It returns ErrNotFound when the user has no such passkey.
+func (s *Store) DeletePasskey(ctx context.Context, userID string, credentialID []byte, now time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := s.exec(ctx, tx, `DELETE FROM passkeys WHERE credential_id = ? AND user_id = ?`, credentialID, userID)
+		if err != nil {
+			return fmt.Errorf("store: delete passkey: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("store: delete passkey: %w", err)
+		} else if n == 0 {
+			return ErrNotFound
+		}
+		return s.endUserSessions(ctx, tx, userID, now)
+	})
+}
