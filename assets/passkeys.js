@@ -245,6 +245,15 @@
     run(button, "get", logIn);
   });
 
+  // Logging out forgets every page htmx kept for Back (the server sends this event with the logout).
+  document.addEventListener("latchkey:logged-out", () => {
+    try {
+      sessionStorage.removeItem("htmx-history-cache");
+    } catch (_) {
+      // storage disabled: nothing was kept
+    }
+  });
+
   document.addEventListener("htmx:load", checkSupport);
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", checkSupport);

@@ -256,6 +256,7 @@ func TestHTMXConfig(t *testing.T) {
 		AllowEval                 *bool `json:"allowEval"`
 		AllowScriptTags           *bool `json:"allowScriptTags"`
 		HistoryRestoreAsHxRequest *bool `json:"historyRestoreAsHxRequest"`
+		RefreshOnHistoryMiss      *bool `json:"refreshOnHistoryMiss"`
 		ResponseHandling          []struct {
 			Code  string `json:"code"`
 			Swap  bool   `json:"swap"`
@@ -276,6 +277,10 @@ func TestHTMXConfig(t *testing.T) {
 		if v == nil || *v {
 			t.Errorf("%s must be false", name)
 		}
+	}
+	// A page that is not in the history cache (personal pages never are) is loaded afresh on Back.
+	if cfg.RefreshOnHistoryMiss == nil || !*cfg.RefreshOnHistoryMiss {
+		t.Error("refreshOnHistoryMiss must be true")
 	}
 	// Error statuses must be swapped so the server's error fragment is shown.
 	want := []struct {

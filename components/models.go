@@ -15,7 +15,7 @@ import (
 // swapped content (CSP friendly), and 4xx/5xx responses are swapped in too so the
 // server's error fragment reaches the page.
 const htmxConfig = `{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,` +
-	`"historyRestoreAsHxRequest":false,` +
+	`"historyRestoreAsHxRequest":false,"refreshOnHistoryMiss":true,` +
 	`"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},` +
 	`{"code":"[45]..","swap":true,"error":true}]}`
 

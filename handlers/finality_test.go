@@ -206,3 +206,27 @@ func TestTwoSessionTokenCookiesRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestPrivatePagesStayOutOfHistoryCache: the home page (full and fragment) tells htmx not to keep it for
+// Back, and logout tells the browser to forget what it stored.
+func TestPrivatePagesStayOutOfHistoryCache(t *testing.T) {
+	s := newStack(t)
+	_, tok := s.account("history@example.com", "Ada")
+	c := s.client()
+	if resp, _ := exchange(t, s, c, tok); resp.StatusCode != http.StatusOK {
+		t.Fatalf("exchange: status %d", resp.StatusCode)
+	}
+	for _, htmx := range []bool{false, true} {
+		_, body := s.do(c, req{method: "GET", path: "/home", htmx: htmx})
+		if n := doc(t, body).Find(`[hx-history="false"]`).Length(); n != 1 {
+			t.Errorf("GET /home (htmx %v): %d elements with hx-history=false, want 1", htmx, n)
+		}
+	}
+	resp, _ := s.do(c, req{method: "POST", path: "/logout", htmx: true})
+	if got := resp.Header.Get("Clear-Site-Data"); got != `"storage"` {
+		t.Errorf("logout Clear-Site-Data = %q, want \"storage\"", got)
+	}
+	if got := resp.Header.Get("HX-Trigger"); got != "latchkey:logged-out" {
+		t.Errorf("logout HX-Trigger = %q, want latchkey:logged-out", got)
+	}
+}

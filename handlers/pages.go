@@ -147,6 +147,10 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.clearTokenCookies(w, r)
+	// Forget what the browser kept of the logged-in pages: htmx's history cache and any provider state in
+	// DOM storage. htmx also gets an event, for browsers that ignore Clear-Site-Data.
+	w.Header().Set("Clear-Site-Data", `"storage"`)
+	w.Header().Set("HX-Trigger", "latchkey:logged-out")
 	if u.ID != "" {
 		h.log.InfoContext(r.Context(), "logged out", "user_id", u.ID)
 	}

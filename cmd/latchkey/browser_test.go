@@ -194,6 +194,7 @@ func signUpLogOutLogIn(t *testing.T, env map[string]string) {
 		chromedp.WaitVisible(loginButton),
 		browsertest.WaitPath("/"),
 	)
+	backAfterLogout(t, ctx, name, email)
 	step("open /home while logged out",
 		chromedp.Navigate(base+"/home"),
 		chromedp.WaitVisible(loginButton),
@@ -249,5 +250,49 @@ func signUpLogOutLogIn(t *testing.T, env map[string]string) {
 	}
 	if v := browsertest.CSPViolations(ctx); len(v) != 0 {
 		t.Errorf("Content Security Policy violations: %q", v)
+	}
+}
+
+// backAfterLogout presses Back right after logging out, as the next person at a shared computer would: no
+// name or email may come back, neither from htmx's history cache nor from the browser's, and nothing
+// personal may stay in sessionStorage.
+func backAfterLogout(t *testing.T, ctx context.Context, name, email string) {
+	t.Helper()
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`window.__beforeBack = true; history.back(); true`, nil)); err != nil {
+		t.Fatalf("history.back: %v", err)
+	}
+	// Back to /home either reloads the page (a history-cache miss: the server answers with the login
+	// page) or restores it from a cache; give either time to finish, then read what the page shows.
+	var (
+		text, stored string
+		reloaded     bool
+	)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := chromedp.Run(ctx,
+			chromedp.Evaluate(`window.__beforeBack === undefined && document.readyState === "complete" && location.pathname === "/"`, &reloaded),
+		)
+		if err == nil && reloaded || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // a late restore would land now
+	if err := chromedp.Run(ctx,
+		chromedp.Evaluate(`document.body.innerText`, &text),
+		chromedp.Evaluate(`JSON.stringify(Object.entries(sessionStorage))`, &stored),
+	); err != nil {
+		t.Fatalf("read the page after Back: %v", err)
+	}
+	for _, private := range []string{name, email} {
+		if strings.Contains(text, private) {
+			t.Errorf("Back after logout shows %q on the page:\n%s", private, text)
+		}
+		if strings.Contains(stored, private) {
+			t.Errorf("sessionStorage still holds %q after logout", private)
+		}
+	}
+	if !reloaded {
+		t.Errorf("Back after logout did not load a fresh page at / (text:\n%s)", text)
 	}
 }
