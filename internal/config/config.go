@@ -5,16 +5,19 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/corbado"
 	"github.com/latchkey/latchkey/internal/ratelimit"
+	"github.com/latchkey/latchkey/internal/secretbox"
 )
 
 // Config is everything Latchkey needs to start.
@@ -32,6 +35,9 @@ type Config struct {
 	RateLimit       int           // LATCHKEY_RATE_LIMIT: ceremony and session requests per client IP per RatePeriod; 0 = off
 	RatePeriod      time.Duration
 	TrustedProxies  []netip.Prefix // LATCHKEY_TRUSTED_PROXIES: proxies whose X-Forwarded-For is believed
+	// SecretKey (LATCHKEY_SECRET_KEY, or the contents of LATCHKEY_SECRET_KEY_FILE) encrypts the
+	// provider's private keys in the database; empty: they are stored unencrypted.
+	SecretKey Secret
 
 	Corbado Corbado
 }
@@ -62,7 +68,7 @@ func Vars() []string {
 		"LATCHKEY_ADDR", "LATCHKEY_PUBLIC_URL", "LATCHKEY_DATABASE_URL", "LATCHKEY_REDIS_URL",
 		"LATCHKEY_LOG_LEVEL", "LATCHKEY_CEREMONY_TIMEOUT", "LATCHKEY_TOKEN_TTL",
 		"LATCHKEY_SESSION_LIFETIME", "LATCHKEY_SESSION_IDLE_TIMEOUT", "LATCHKEY_RP_NAME",
-		"LATCHKEY_RATE_LIMIT", "LATCHKEY_TRUSTED_PROXIES",
+		"LATCHKEY_RATE_LIMIT", "LATCHKEY_TRUSTED_PROXIES", "LATCHKEY_SECRET_KEY", "LATCHKEY_SECRET_KEY_FILE",
 		"CORBADO_PROJECT_ID", "CORBADO_API_SECRET", "CORBADO_FRONTEND_API", "CORBADO_BACKEND_API",
 	}
 }
@@ -175,6 +181,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if len(c.RPName) > 64 {
 		bad("LATCHKEY_RP_NAME is longer than 64 characters")
 	}
+	c.SecretKey = loadSecretKey(get, bad)
 
 	c.Corbado = loadCorbado(get, bad)
 
@@ -203,6 +210,91 @@ func parseRate(raw string) (int, time.Duration, error) {
 		return n, time.Hour, nil
 	}
 	return 0, 0, errors.New("must look like 30/min (requests per client IP: N/s, N/min or N/h), or off")
+}
+
+// Secret is a configuration value that must not be printed: fmt shows it as "[redacted]" (or "" when
+// it is empty).
+type Secret string
+
+// String hides the secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString hides the secret from %#v.
+func (s Secret) GoString() string { return `config.Secret("` + s.String() + `")` }
+
+// maxSecretKeyFileSize bounds what LATCHKEY_SECRET_KEY_FILE may hold.
+const maxSecretKeyFileSize = 4096
+
+// loadSecretKey reads LATCHKEY_SECRET_KEY or the file LATCHKEY_SECRET_KEY_FILE names (not both). No
+// problem quotes the key or the file's contents.
+func loadSecretKey(get func(name, def string) string, bad func(format string, a ...any)) Secret {
+	key, path := get("LATCHKEY_SECRET_KEY", ""), get("LATCHKEY_SECRET_KEY_FILE", "")
+	if key != "" && path != "" {
+		bad("LATCHKEY_SECRET_KEY and LATCHKEY_SECRET_KEY_FILE are both set: set only one")
+		return ""
+	}
+	name := "LATCHKEY_SECRET_KEY"
+	if path != "" {
+		name = fmt.Sprintf("LATCHKEY_SECRET_KEY_FILE=%q", path)
+		contents, err := readSecretFile(path)
+		if err != nil {
+			bad("%s %v", name, err)
+			return ""
+		}
+		key = strings.TrimSpace(contents)
+		name += ": the key in the file"
+	}
+	if key == "" {
+		return ""
+	}
+	if err := secretbox.CheckSecret(key); err != nil {
+		bad("%s %v", name, err)
+		return ""
+	}
+	return Secret(key)
+}
+
+// readSecretFile reads a small regular file. Its errors name the problem, never the contents.
+func readSecretFile(path string) (string, error) {
+	opened := func(err error) error {
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			return errors.New("does not exist")
+		case errors.Is(err, os.ErrPermission):
+			return errors.New("cannot be read: permission denied")
+		}
+		return errors.New("cannot be opened")
+	}
+	// Stat first: opening a named pipe would block.
+	if info, err := os.Stat(path); err != nil {
+		return "", opened(err)
+	} else if !info.Mode().IsRegular() {
+		return "", errors.New("is not a regular file")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", opened(err)
+	}
+	defer func() { _ = f.Close() }()
+	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
+		return "", errors.New("is not a regular file")
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxSecretKeyFileSize+1))
+	if err != nil {
+		return "", errors.New("cannot be read")
+	}
+	if len(b) > maxSecretKeyFileSize {
+		return "", fmt.Errorf("is larger than %d bytes; it should hold only the key", maxSecretKeyFileSize)
+	}
+	if strings.TrimSpace(string(b)) == "" {
+		return "", errors.New("is empty; it should hold the key (generate one with: openssl rand -base64 32)")
+	}
+	return string(b), nil
 }
 
 // Corbado defaults.

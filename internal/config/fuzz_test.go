@@ -2,8 +2,11 @@ package config_test
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,8 +16,8 @@ import (
 )
 
 // fzSeed turns a partial environment into FuzzConfigLoad arguments, one per name in vars.
-func fzSeed(vars []string, env map[string]string) [16]string {
-	var args [16]string
+func fzSeed(vars []string, env map[string]string) [18]string {
+	var args [18]string
 	for i, k := range vars {
 		args[i] = env[k]
 	}
@@ -23,7 +26,9 @@ func fzSeed(vars []string, env map[string]string) [16]string {
 
 // FuzzConfigLoad gives every variable an arbitrary value. Load never panics; it either succeeds with a
 // configuration that keeps every invariant the rest of Latchkey relies on, or fails with an *Error that
-// lists its problems and never quotes the Corbado API secret or a database or Redis password.
+// lists its problems and never quotes the Corbado API secret, a database or Redis password or the secret
+// key. The argument for LATCHKEY_SECRET_KEY_FILE is the file's contents: the fuzz function writes them
+// to a file and sets the variable to its path.
 //
 //	go test -run='^$' -fuzz='^FuzzConfigLoad$' -fuzztime=30s ./internal/config/
 func FuzzConfigLoad(f *testing.F) {
@@ -32,7 +37,7 @@ func FuzzConfigLoad(f *testing.F) {
 	if want := "LATCHKEY_ADDR,LATCHKEY_PUBLIC_URL,LATCHKEY_DATABASE_URL,LATCHKEY_REDIS_URL," +
 		"LATCHKEY_LOG_LEVEL,LATCHKEY_CEREMONY_TIMEOUT,LATCHKEY_TOKEN_TTL," +
 		"LATCHKEY_SESSION_LIFETIME,LATCHKEY_SESSION_IDLE_TIMEOUT,LATCHKEY_RP_NAME," +
-		"LATCHKEY_RATE_LIMIT,LATCHKEY_TRUSTED_PROXIES," +
+		"LATCHKEY_RATE_LIMIT,LATCHKEY_TRUSTED_PROXIES,LATCHKEY_SECRET_KEY,LATCHKEY_SECRET_KEY_FILE," +
 		"CORBADO_PROJECT_ID,CORBADO_API_SECRET,CORBADO_FRONTEND_API,CORBADO_BACKEND_API"; strings.Join(vars, ",") != want {
 		f.Fatalf("config.Vars() = %q: update FuzzConfigLoad's arguments to match", vars)
 	}
@@ -75,21 +80,41 @@ func FuzzConfigLoad(f *testing.F) {
 		{"LATCHKEY_TRUSTED_PROXIES": "10.0.0.0/33,::1/129,foo"},
 		{"LATCHKEY_SESSION_LIFETIME": "-1h", "LATCHKEY_SESSION_IDLE_TIMEOUT": "9223372036854775807ns"},
 		{"LATCHKEY_RP_NAME": strings.Repeat("é", 40)},
+		{"LATCHKEY_SECRET_KEY": "c2VjcmV0LWtleS10aGF0LWlzLWxvbmctZW5vdWdoLTEyMzQ="},
+		{"LATCHKEY_SECRET_KEY": "short-secret-hunter2"},
+		{"LATCHKEY_SECRET_KEY_FILE": "c2VjcmV0LWtleS10aGF0LWlzLWxvbmctZW5vdWdoLTEyMzQ=\n"},
+		{"LATCHKEY_SECRET_KEY_FILE": "short-file-secret"},
+		{"LATCHKEY_SECRET_KEY": "both-set-secret-value-long-enough-0123456789", "LATCHKEY_SECRET_KEY_FILE": "x"},
 	} {
 		a := fzSeed(vars, env)
-		f.Add(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15])
+		f.Add(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17])
 	}
 
 	f.Fuzz(func(t *testing.T, addr, publicURL, databaseURL, redisURL, logLevel, ceremonyTimeout, tokenTTL,
-		sessionLifetime, sessionIdle, rpName, rateLimit, trustedProxies, projectID, apiSecret, frontendAPI, backendAPI string) {
+		sessionLifetime, sessionIdle, rpName, rateLimit, trustedProxies, secretKey, secretKeyFile,
+		projectID, apiSecret, frontendAPI, backendAPI string) {
 		values := []string{addr, publicURL, databaseURL, redisURL, logLevel, ceremonyTimeout, tokenTTL,
-			sessionLifetime, sessionIdle, rpName, rateLimit, trustedProxies, projectID, apiSecret, frontendAPI, backendAPI}
+			sessionLifetime, sessionIdle, rpName, rateLimit, trustedProxies, secretKey, secretKeyFile,
+			projectID, apiSecret, frontendAPI, backendAPI}
 		env := map[string]string{}
 		for i, k := range vars {
 			env[k] = values[i]
 		}
+		dir := t.TempDir()
 		load := func(env map[string]string) (config.Config, error) {
-			return config.Load(func(k string) string { return env[k] })
+			path := ""
+			if contents := env["LATCHKEY_SECRET_KEY_FILE"]; contents != "" {
+				path = filepath.Join(dir, "secret-key")
+				if err := os.WriteFile(path, []byte(contents), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return config.Load(func(k string) string {
+				if k == "LATCHKEY_SECRET_KEY_FILE" {
+					return path
+				}
+				return env[k]
+			})
 		}
 		c, err := load(env)
 		if err != nil {
@@ -114,6 +139,9 @@ func fzCheckError(t *testing.T, err error, env map[string]string, load func(map[
 	}
 	msg := err.Error()
 	secrets := map[string]string{"CORBADO_API_SECRET": strings.TrimSpace(env["CORBADO_API_SECRET"])}
+	for _, k := range []string{"LATCHKEY_SECRET_KEY", "LATCHKEY_SECRET_KEY_FILE"} { // the key, or the file's contents
+		secrets[k] = strings.TrimSpace(env[k])
+	}
 	for _, k := range []string{"LATCHKEY_DATABASE_URL", "LATCHKEY_REDIS_URL"} {
 		if pw := fzPassword(env[k]); pw != "" {
 			secrets[k] = pw
@@ -250,6 +278,17 @@ func fzCheckConfig(t *testing.T, c config.Config) {
 	}
 	if c.RPName == "" || len(c.RPName) > 64 {
 		t.Errorf("RPName %q", c.RPName)
+	}
+	if key := string(c.SecretKey); key != "" {
+		if len(key) < 32 || key != strings.TrimSpace(key) {
+			t.Errorf("secret key of %d bytes accepted (or not trimmed)", len(key))
+		}
+		only := config.Config{SecretKey: c.SecretKey} // other fields may hold the same text
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+			if strings.Contains(fmt.Sprintf(verb, only), key) {
+				t.Errorf("formatting the configuration with %s shows the secret key", verb)
+			}
+		}
 	}
 	if c.RateLimit < 0 || c.RateLimit > 1_000_000 || (c.RatePeriod != time.Second && c.RatePeriod != time.Minute && c.RatePeriod != time.Hour) {
 		t.Errorf("rate limit %d per %v", c.RateLimit, c.RatePeriod)

@@ -7,14 +7,18 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"modernc.org/sqlite"               // registers the "sqlite" database/sql driver
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/latchkey/latchkey/internal/secretbox"
 )
 
 // Dialects returned by Store.Dialect.
@@ -35,10 +39,14 @@ type Store struct {
 	db      *sql.DB
 	dialect string
 	log     *slog.Logger
+	box     atomic.Pointer[secretbox.Box] // set by ApplySecretKey; nil: keys are stored unencrypted
 }
 
 // Open connects to databaseURL — "sqlite:PATH" (also "sqlite::memory:") or "postgres://…" /
-// "postgresql://…" — checks the connection and applies any pending migrations.
+// "postgresql://…" — checks the connection and applies any pending migrations. A SQLite database file
+// is created readable and writable by its owner only (0600), whatever the umask, and an existing one
+// that is more open is restricted to 0600: it holds the provider's private keys. SQLite gives the WAL
+// and shared-memory files it creates the database file's permissions.
 func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -46,6 +54,11 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, er
 	driverName, dsn, dialect, err := parseDatabaseURL(databaseURL)
 	if err != nil {
 		return nil, err
+	}
+	if dialect == DialectSQLite {
+		if err := restrictSQLiteFiles(dsn); err != nil {
+			return nil, fmt.Errorf("store: cannot open sqlite database: %w", err)
+		}
 	}
 	db, err := sql.Open(driverName, dsn)
 	if err != nil {
@@ -90,6 +103,42 @@ func parseDatabaseURL(databaseURL string) (driverName, dsn, dialect string, err 
 		return "", "", "", errors.New("store: database URL has no scheme (want sqlite:PATH or postgres://…)")
 	}
 	return "", "", "", fmt.Errorf("store: unknown database URL scheme %q (want sqlite or postgres)", scheme)
+}
+
+// sqliteFileMode is the mode of the SQLite database file and of its -wal and -shm files.
+const sqliteFileMode os.FileMode = 0o600
+
+// restrictSQLiteFiles creates the database file of a SQLite DSN with mode 0600 if it does not exist, and
+// takes group and other permissions away from it and from its -wal and -shm files if they have any.
+// An in-memory database has no files.
+func restrictSQLiteFiles(dsn string) error {
+	path, _, _ := strings.Cut(dsn, "?")
+	path = strings.TrimPrefix(path, "file:")
+	if path == "" || path == ":memory:" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, sqliteFileMode)
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	for _, name := range []string{path, path + "-wal", path + "-shm"} {
+		info, err := os.Stat(name)
+		if errors.Is(err, os.ErrNotExist) && name != path {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if info.Mode().Perm()&^sqliteFileMode != 0 {
+			if err := os.Chmod(name, sqliteFileMode); err != nil {
+				return fmt.Errorf("restricting %s to mode 0600 (it holds private keys): %w", name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // redactedError hides the database password should a driver ever quote the URL in an error.

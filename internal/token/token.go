@@ -1,6 +1,10 @@
 // Package token is the embedded provider's session-JWT minter: it keeps ES256 signing keys in the
 // database (generating the first and rotating them), signs Corbado-shaped session tokens with the
 // newest key and publishes the public keys as a JWKS.
+//
+// A key's life: it signs from its creation until a newer key supersedes it (when it is RotateAfter old);
+// it is then retired, but stays published while a token it signed may still verify — TTL plus Leeway
+// after its retirement — and DeleteRetiredKeys deletes it from the store after that.
 package token
 
 import (
@@ -30,6 +34,9 @@ import (
 const (
 	DefaultTTL         = 5 * time.Minute
 	DefaultRotateAfter = 30 * 24 * time.Hour
+	// DefaultLeeway covers the verifier's clock skew allowance on exp (verify.DefaultSkew) and as much
+	// again for clocks of instances sharing the database that disagree.
+	DefaultLeeway = 2 * verify.DefaultSkew
 	// reloadInterval bounds how often an unknown kid makes LookupKey reread the store (another
 	// instance sharing the database may have rotated).
 	reloadInterval = 10 * time.Second
@@ -41,11 +48,18 @@ type KeyStore interface {
 	InsertSigningKey(ctx context.Context, k store.SigningKey) error
 }
 
+// KeyPruner deletes signing keys. DeleteSigningKeysBefore deletes those created before t, never the
+// newest. *store.Store is one.
+type KeyPruner interface {
+	DeleteSigningKeysBefore(ctx context.Context, t time.Time) error
+}
+
 // Options configures a Minter.
 type Options struct {
 	Issuer      string           // "iss" of minted tokens, e.g. "http://localhost:8080"
 	TTL         time.Duration    // token lifetime; default 5m
 	RotateAfter time.Duration    // a new key is generated when the newest is older; default 30 days
+	Leeway      time.Duration    // a retired key is kept TTL + Leeway after it last signed; default 1m
 	Now         func() time.Time // default time.Now
 }
 
@@ -62,6 +76,7 @@ type loadedKey struct {
 	private jwk.Key
 	public  jwk.Key
 	created time.Time
+	retired time.Time // the latest it may have signed a token; zero for the newest key
 }
 
 // Minter signs session JWTs and publishes its public keys. It is safe for concurrent use.
@@ -70,6 +85,7 @@ type Minter struct {
 	issuer      string
 	ttl         time.Duration
 	rotateAfter time.Duration
+	leeway      time.Duration
 	now         func() time.Time
 	log         *slog.Logger
 
@@ -89,6 +105,9 @@ func NewMinter(ctx context.Context, keys KeyStore, opts Options, log *slog.Logge
 	if opts.RotateAfter <= 0 {
 		opts.RotateAfter = DefaultRotateAfter
 	}
+	if opts.Leeway <= 0 {
+		opts.Leeway = DefaultLeeway
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -100,6 +119,7 @@ func NewMinter(ctx context.Context, keys KeyStore, opts Options, log *slog.Logge
 		issuer:      opts.Issuer,
 		ttl:         opts.TTL,
 		rotateAfter: opts.RotateAfter,
+		leeway:      opts.Leeway,
 		now:         opts.Now,
 		log:         log,
 	}
@@ -155,8 +175,8 @@ func (m *Minter) Mint(ctx context.Context, c Claims) (string, time.Time, error) 
 	return string(signed), exp, nil
 }
 
-// PublicKeys returns the public JWKs (kid, alg ES256, use sig) that tokens may currently be signed with:
-// the newest key and older ones younger than RotateAfter + 2×TTL.
+// PublicKeys returns the public JWKs (kid, alg ES256, use sig) of the keys a token that still verifies
+// may be signed with: the newest key, and retired ones until TTL + Leeway after their retirement.
 func (m *Minter) PublicKeys(ctx context.Context) (jwk.Set, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -221,9 +241,25 @@ func (m *Minter) find(kid string) (jwk.Key, bool) {
 	return nil, false
 }
 
-// published reports whether a key that no longer signs may still have signed an unexpired token.
+// published reports whether k signs, or may have signed a token that still verifies.
 func (m *Minter) published(k loadedKey) bool {
-	return m.now().Sub(k.created) < m.rotateAfter+2*m.ttl
+	return k.retired.IsZero() || m.now().Before(m.expiry(k))
+}
+
+// expiry is when no token a retired key k signed can verify any more: TTL and Leeway after it retired.
+func (m *Minter) expiry(k loadedKey) time.Time {
+	return k.retired.Add(m.ttl + m.leeway)
+}
+
+// retiredAt is the latest moment a key created at created, superseded by a key created at newer, may
+// have signed a token. A Minter signs with a key until another is newer in the store or the key is
+// RotateAfter old, whichever comes last: an instance that has not reloaded the store since another
+// rotated keeps signing until then.
+func (m *Minter) retiredAt(created, newer time.Time) time.Time {
+	if last := created.Add(m.rotateAfter); last.After(newer) {
+		return last
+	}
+	return newer
 }
 
 // current returns the private key to sign with, loading keys from the store when none are cached or
@@ -270,7 +306,10 @@ func (m *Minter) load(ctx context.Context) error {
 	keys := make([]loadedKey, 0, len(stored))
 	for i, sk := range stored {
 		lk := loadedKey{created: sk.CreatedAt}
-		if i > 0 && !m.published(lk) {
+		if i > 0 {
+			lk.retired = m.retiredAt(sk.CreatedAt, stored[i-1].CreatedAt)
+		}
+		if !m.published(lk) {
 			continue
 		}
 		if lk.private, lk.public, err = parseKey(sk); err != nil {
@@ -281,6 +320,48 @@ func (m *Minter) load(ctx context.Context) error {
 	m.keys = keys
 	m.loadedAt = m.now()
 	return nil
+}
+
+// DeleteRetiredKeys deletes from the store, and from the keys this Minter publishes, the signing keys no
+// token that still verifies can have been signed with: those retired more than TTL + Leeway ago. The
+// newest key is never deleted. It returns the kids deleted. The KeyStore must be a KeyPruner.
+func (m *Minter) DeleteRetiredKeys(ctx context.Context) ([]string, error) {
+	pruner, ok := m.store.(KeyPruner)
+	if !ok {
+		return nil, errors.New("token: the key store cannot delete keys")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	stored, err := m.store.SigningKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("token: loading signing keys: %w", err)
+	}
+	// Keys are newest first and a key retires no later than the key before it, so the expired keys are
+	// all those after the first expired one: delete those created before its successor.
+	now := m.now()
+	for i := 1; i < len(stored); i++ {
+		if now.Before(m.expiry(loadedKey{retired: m.retiredAt(stored[i].CreatedAt, stored[i-1].CreatedAt)})) {
+			continue
+		}
+		before := stored[i-1].CreatedAt
+		var kids []string
+		for _, sk := range stored[i:] {
+			if sk.CreatedAt.Before(before) {
+				kids = append(kids, sk.KID)
+			}
+		}
+		if len(kids) == 0 {
+			continue // created in the same millisecond as its successor; the next key's successor is older
+		}
+		if err := pruner.DeleteSigningKeysBefore(ctx, before); err != nil {
+			return nil, fmt.Errorf("token: deleting retired signing keys: %w", err)
+		}
+		if err := m.load(ctx); err != nil {
+			return nil, err
+		}
+		return kids, nil
+	}
+	return nil, nil
 }
 
 // parseKey turns a stored private JWK into the private signing key and its public JWK.
