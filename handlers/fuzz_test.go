@@ -424,16 +424,21 @@ func fzAccount(tb testing.TB, s *fzStack, email, name string) (userID, tok strin
 	return u.ID, tok
 }
 
-// fzServerToken is the session token the handler reads from a Cookie header: the first non-empty of
-// cbo_session_token and cbo_short_session, as net/http parses them.
+// fzServerToken is the session token the handler reads from a Cookie header, as net/http parses it: the
+// value of the one cookie named cbo_session_token or cbo_short_session, and "" when there is none or more
+// than one (two token cookies are refused, whatever their order and values).
 func fzServerToken(cookieHeader string) string {
 	r := &http.Request{Header: http.Header{"Cookie": {cookieHeader}}}
-	for _, name := range []string{handlers.SessionTokenCookie, handlers.LegacySessionTokenCookie} {
-		if c, err := r.Cookie(name); err == nil && c.Value != "" {
-			return c.Value
+	var tokens []string
+	for _, c := range r.Cookies() {
+		if c.Name == handlers.SessionTokenCookie || c.Name == handlers.LegacySessionTokenCookie {
+			tokens = append(tokens, c.Value)
 		}
 	}
-	return ""
+	if len(tokens) != 1 {
+		return ""
+	}
+	return tokens[0]
 }
 
 // fzSameJWT reports whether a and b are the same compact JWS once each part is base64url-decoded
