@@ -34,6 +34,9 @@ const (
 // writes does not leave a large file behind.
 const sqliteParams = "_busy_timeout=5000&_foreign_keys=on&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate&_pragma=journal_size_limit(67108864)"
 
+// postgresMaxConns bounds one instance's PostgreSQL connections (the server allows 100 by default).
+const postgresMaxConns = 20
+
 // Store is Latchkey's database. It is safe for concurrent use.
 type Store struct {
 	db      *sql.DB
@@ -64,10 +67,17 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, er
 	if err != nil {
 		return nil, fmt.Errorf("store: cannot open %s database: %w", dialect, redact(err, databaseURL))
 	}
-	if dialect == DialectSQLite && strings.HasPrefix(dsn, ":memory:?") {
+	switch {
+	case dialect == DialectSQLite && strings.HasPrefix(dsn, ":memory:?"):
 		// Every connection to :memory: is a separate database: keep exactly one, forever.
 		db.SetMaxOpenConns(1)
 		db.SetMaxIdleConns(1)
+	case dialect == DialectPostgres:
+		// database/sql keeps 2 idle connections by default: under concurrent requests every other query
+		// would open (and fork) a new server connection. Keep a bounded, warm pool instead.
+		db.SetMaxOpenConns(postgresMaxConns)
+		db.SetMaxIdleConns(postgresMaxConns)
+		db.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
