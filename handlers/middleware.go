@@ -136,15 +136,15 @@ func noFavicon(w http.ResponseWriter, _ *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// limited refuses a client over its request budget with 429, Retry-After and plain words: JSON for the
-// passkey script, the login page (or fragment) for the session exchange.
-func (h *Handler) limited(next http.HandlerFunc) http.HandlerFunc {
+// limited refuses a client over its budget for class with 429, Retry-After and plain words: JSON for
+// the passkey script, the login page (or fragment) for the session exchange.
+func (h *Handler) limited(class string, next http.HandlerFunc) http.HandlerFunc {
 	if h.deps.RateLimit == nil {
 		return next
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		ip := ratelimit.ClientIP(r, h.deps.TrustedProxies)
-		ok, wait := h.deps.RateLimit.Allow(ip)
+		ok, wait := h.deps.RateLimit.Allow(class, ip)
 		if ok {
 			next(w, r)
 			return
@@ -155,7 +155,7 @@ func (h *Handler) limited(next http.HandlerFunc) http.HandlerFunc {
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		msg := fmt.Sprintf("Too many attempts. Please wait %d seconds and try again.", secs)
-		err := fmt.Errorf("rate limit exceeded for %s", ip)
+		err := fmt.Errorf("rate limit exceeded for %s (%s)", ratelimit.Key(ip), class)
 		if strings.HasPrefix(r.URL.Path, "/passkeys/") {
 			h.failJSON(w, r, http.StatusTooManyRequests, msg, err)
 			return
