@@ -165,7 +165,9 @@ func (h *Handler) providerError(w http.ResponseWriter, r *http.Request, err erro
 	h.failJSON(w, r, status, pe.Msg, err)
 }
 
-// readJSONBody insists on an application/json body of at most maxCeremonyBody bytes.
+// readJSONBody insists on an application/json body of at most maxCeremonyBody bytes, all UTF-8, with no
+// repeated object keys (checkStrictJSON). Every JSON body the server reads comes through here: the small
+// ones decodeJSON decodes and the ceremony responses go-webauthn parses.
 func (h *Handler) readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
@@ -186,10 +188,15 @@ func (h *Handler) readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, 
 		h.failJSON(w, r, http.StatusBadRequest, "This request is empty.", errors.New("empty body"))
 		return nil, false
 	}
+	if msg, err := checkStrictJSON(body); err != nil {
+		h.failJSON(w, r, http.StatusBadRequest, msg, fmt.Errorf("strict JSON: %w", err))
+		return nil, false
+	}
 	return body, true
 }
 
-// decodeJSON reads a small JSON object strictly: no unknown fields, no trailing data.
+// decodeJSON reads a small JSON object strictly: no unknown fields, no trailing data, and (readJSONBody)
+// no repeated keys or text that is not UTF-8.
 func (h *Handler) decodeJSON(w http.ResponseWriter, r *http.Request, dst any) bool {
 	body, ok := h.readJSONBody(w, r)
 	if !ok {
