@@ -32,7 +32,7 @@ type Config struct {
 	SessionLifetime time.Duration // LATCHKEY_SESSION_LIFETIME: how long a login lasts
 	SessionIdle     time.Duration // LATCHKEY_SESSION_IDLE_TIMEOUT: log out after this much inactivity
 	RPName          string        // LATCHKEY_RP_NAME: the name passkey prompts show
-	RateLimit       int           // LATCHKEY_RATE_LIMIT: ceremony and session requests per client IP per RatePeriod; 0 = off
+	RateLimit       int           // LATCHKEY_RATE_LIMIT: requests per client (IPv4 address or IPv6 /64) per step (begin, finish, exchange) per RatePeriod; 0 = off
 	RatePeriod      time.Duration
 	TrustedProxies  []netip.Prefix // LATCHKEY_TRUSTED_PROXIES: proxies whose X-Forwarded-For is believed
 	// SecretKey (LATCHKEY_SECRET_KEY, or the contents of LATCHKEY_SECRET_KEY_FILE) encrypts the
@@ -318,7 +318,7 @@ func loadCorbado(get func(name, def string) string, bad func(format string, a ..
 		return c
 	}
 	if !corbado.ValidProjectID(c.ProjectID) {
-		bad("CORBADO_PROJECT_ID=%q must look like pro-1234567890 (\"pro-\" followed by letters and digits, from your Corbado project's settings)", c.ProjectID)
+		bad("CORBADO_PROJECT_ID=%q is not a Corbado project ID: expected \"pro-\" followed by 1 to %d digits and nothing else, like pro-1234567890 (copy it from your Corbado project's settings)", c.ProjectID, corbado.MaxProjectIDDigits)
 	}
 	if c.APISecret != "" && (!strings.HasPrefix(c.APISecret, "corbado1_") || len(c.APISecret) < len("corbado1_")+8) {
 		bad("CORBADO_API_SECRET must start with corbado1_ (create one under Settings → API secrets in the Corbado developer panel); the value given does not")
