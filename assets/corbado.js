@@ -2,11 +2,22 @@
 // defines window.Corbado) and hands a Corbado login over to the server, exactly like the embedded
 // provider does: POST /auth/session through the hidden htmx form, which swaps the home fragment in.
 // No inline script, no framework; works again after every htmx swap.
+//
+// The layout loads this script BEFORE the bundle (both deferred, so they run in document order): the
+// flag below must be set before any of the bundle's code runs. Mounting waits for DOMContentLoaded,
+// which fires only after every deferred script, the bundle included, has run.
 (function () {
   "use strict";
 
+  // FingerprintJS, inside the bundle, otherwise pings its CDN (m1.openfpcdn.io) now and then: our CSP
+  // blocks that and logs a violation. This is FingerprintJS's documented switch for that monitoring.
+  window.__fpjs_d_m = true;
+
   var loading = null; // the one Corbado.load() promise for this page
-  var handedOver = false; // hand over at most once per page load, so a refused token cannot loop
+  // The session token last handed over (null: none yet). Each token is handed over at most once, so a
+  // refused token cannot loop (the page shown with the error would hand it over again), while a new
+  // login, which brings a new token, is handed over even after a refused one.
+  var handedToken = null;
 
   function corbado() {
     return window.Corbado;
@@ -23,7 +34,9 @@
       if (el.dataset.corbadoFrontendSuffix) options.frontendApiUrlSuffix = el.dataset.corbadoFrontendSuffix;
       loading = Promise.resolve().then(function () {
         if (!corbado()) throw new Error("Corbado bundle missing");
-        return corbado().load(options);
+        // Second argument: telemetry. false turns it off (the bundle reads `telemetry === false ||
+        // telemetry?.disabled === true`); on, it posts to telemetry.cloud.corbado.io, which our CSP blocks.
+        return corbado().load(options, false);
       });
       loading.catch(function () {
         loading = null; // let a later mount try again
@@ -34,24 +47,30 @@
 
   // Corbado keeps its session JWT in the cbo_session_token cookie; when it is already there (a
   // returning visitor, or Corbado's UI just logged the person in) we only need to exchange it.
-  function hasSessionCookie() {
-    return document.cookie.split(";").some(function (c) {
-      var name = c.trim().split("=")[0];
-      return name === "cbo_session_token" || name === "cbo_short_session";
+  // sessionToken returns the value the server will read (cbo_session_token first, then the legacy
+  // cbo_short_session), or "" when there is none.
+  function sessionToken() {
+    var found = { cbo_session_token: "", cbo_short_session: "" };
+    document.cookie.split(";").forEach(function (c) {
+      var i = c.indexOf("=");
+      var name = (i < 0 ? c : c.slice(0, i)).trim();
+      if (i > 0 && Object.prototype.hasOwnProperty.call(found, name) && !found[name]) found[name] = c.slice(i + 1).trim();
     });
+    return found.cbo_session_token || found.cbo_short_session;
   }
 
   function handOver() {
-    if (handedOver) return;
     var form = document.getElementById("session-form");
     if (!form) return;
-    handedOver = true;
+    var token = sessionToken();
+    if (token === handedToken) return; // this very token went to the server already
+    handedToken = token;
     form.requestSubmit();
   }
 
   function mountAuth(el) {
     el.dataset.corbadoMounted = "1";
-    if (hasSessionCookie() && !document.querySelector("#passkey-error:not(:empty)")) {
+    if (sessionToken() && !document.querySelector("#passkey-error:not(:empty)")) {
       handOver();
       return;
     }
@@ -93,8 +112,12 @@
     var form = evt.detail && evt.detail.elt;
     if (!form || !form.matches || !form.matches("form[data-corbado-logout]")) return;
     evt.preventDefault();
+    // The server deletes the session cookie on logout; should a copy survive anyway (one the server
+    // cannot name, such as a cookie for a parent domain), the login page shown next must not hand that
+    // ended session over again. A new login brings a new token.
+    var ending = sessionToken();
     var done = function () {
-      handedOver = false;
+      if (ending) handedToken = ending;
       evt.detail.issueRequest(true);
     };
     var el = document.querySelector("[data-corbado-project-id]");
@@ -107,6 +130,10 @@
     });
     Promise.race([
       load(el).then(function () {
+        // Without a Corbado session (its Frontend API was unreachable when the page loaded) there is
+        // nothing to end on Corbado's side, and web-js's logout would post to a placeholder host
+        // (pro-000000.frontendapi.corbado.io), which our CSP blocks.
+        if (!corbado().isAuthenticated) return;
         return corbado().logout();
       }),
       timeout,
@@ -114,9 +141,12 @@
   });
 
   document.addEventListener("htmx:afterSettle", mountAll);
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", mountAll);
-  } else {
+  if (document.readyState === "complete") {
     mountAll();
+  } else {
+    // Not at "interactive": deferred scripts run then, before the bundle has. mountAll is idempotent;
+    // "load" covers a script added after DOMContentLoaded.
+    document.addEventListener("DOMContentLoaded", mountAll);
+    window.addEventListener("load", mountAll);
   }
 })();

@@ -2,12 +2,14 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -272,6 +274,34 @@ func TestCorbadoPagesAndCSP(t *testing.T) {
 		r.Body.Close()
 		if r.StatusCode != 404 {
 			t.Errorf("%s in Corbado mode: status %d, want 404", path, r.StatusCode)
+		}
+	}
+}
+
+// The glue comes before Corbado's bundle, both deferred (they run in document order): it switches
+// FingerprintJS's monitoring ping off before any of the bundle's code runs. No inline script.
+func TestCorbadoGlueLoadsBeforeBundle(t *testing.T) {
+	s := newCorbadoStack(t, nil)
+	for _, path := range []string{"/", "/home"} {
+		resp, err := http.Get(s.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := goquery.NewDocumentFromReader(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		d.Find("head script").Each(func(_ int, sc *goquery.Selection) {
+			src, _ := sc.Attr("src")
+			_, deferred := sc.Attr("defer")
+			name, _, _ := strings.Cut(strings.TrimPrefix(src, "/assets/"), ".")
+			got = append(got, fmt.Sprintf("%s defer=%v", name, deferred))
+		})
+		want := []string{"htmx defer=true", "corbado defer=true", "corbado-web-js defer=true"}
+		if !slices.Equal(got, want) {
+			t.Errorf("GET %s (after redirects): head scripts %q, want %q", path, got, want)
 		}
 	}
 }

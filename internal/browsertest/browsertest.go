@@ -11,6 +11,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -157,6 +158,33 @@ func argsText(args []*runtime.RemoteObject) string {
 // [CSPViolations].
 func NewBrowser(t testing.TB) context.Context {
 	t.Helper()
+	return newBrowser(t)
+}
+
+// NewBrowserResolving is [NewBrowser] for pages that call local fakes of remote HTTPS services: each
+// host name in hosts resolves to its "ip:port" (Chromium's --host-resolver-rules, MAP host ip:port), and
+// any TLS certificate is accepted (--ignore-certificate-errors), so httptest.NewTLSServer can stand in
+// for https://host. Use it only for such tests.
+func NewBrowserResolving(t testing.TB, hosts map[string]string) context.Context {
+	t.Helper()
+	names := make([]string, 0, len(hosts))
+	for host := range hosts {
+		names = append(names, host)
+	}
+	slices.Sort(names)
+	rules := make([]string, 0, len(names))
+	for _, host := range names {
+		rules = append(rules, "MAP "+host+" "+hosts[host])
+	}
+	return newBrowser(t,
+		chromedp.Flag("host-resolver-rules", strings.Join(rules, ", ")),
+		chromedp.Flag("ignore-certificate-errors", true),
+	)
+}
+
+// newBrowser starts the browser of NewBrowser, with extra allocator options after the usual ones.
+func newBrowser(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
 	path := Chromium(t)
 	// Not t.TempDir: Chromium's helper processes may still write into the
 	// profile for a moment after the browser exits, so removal retries.
@@ -179,6 +207,7 @@ func NewBrowser(t testing.TB) context.Context {
 		chromedp.UserDataDir(userDataDir),
 		chromedp.WindowSize(1280, 900),
 	}
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 
 	c := &collector{t: t}

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -167,6 +169,50 @@ func TestCorbadoMode(t *testing.T) {
 	}
 	if c.Corbado.FrontendAPI != "https://auth.example.com" || c.Corbado.BackendAPI != "http://localhost:9999" {
 		t.Errorf("corbado = %+v", c.Corbado)
+	}
+}
+
+// TestCorbadoProjectIDShape: only what Corbado's bundle accepts (/^pro-\d+$/) loads; anything else is
+// refused at start-up with the expected shape spelled out, not later in the browser.
+func TestCorbadoProjectIDShape(t *testing.T) {
+	const maxDigits = "12345678901234567890123456789012345678901234567890123456789" // 59 digits
+	for _, tc := range []struct {
+		id string
+		ok bool
+	}{
+		{"pro-1", true},
+		{"pro-1234567890", true},
+		{"pro-" + maxDigits, true},
+		{"pro-" + maxDigits + "0", false}, // would not fit a DNS label
+		{"pro-", false},
+		{"pro-abc123", false},
+		{"pro-12AB", false},
+		{"PRO-123", false},
+		{"pro_123", false},
+		{"pro-1 23", false},
+		{"pro-12.3", false},
+		{"pro--123", false},
+		{"pro-١٢٣", false}, // Arabic-Indic digits: \d in JavaScript is ASCII only
+		{"pro-123\n456", false},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			c, err := Load(env(map[string]string{"CORBADO_PROJECT_ID": tc.id}))
+			if tc.ok {
+				if err != nil || c.Corbado.ProjectID != tc.id {
+					t.Fatalf("Load: project ID %q, err %v; want %q accepted", c.Corbado.ProjectID, err, tc.id)
+				}
+				return
+			}
+			var cerr *Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("Load accepted project ID %q (err %v)", tc.id, err)
+			}
+			want := fmt.Sprintf("CORBADO_PROJECT_ID=%q is not a Corbado project ID: expected \"pro-\" followed by 1 to 59 digits "+
+				"and nothing else, like pro-1234567890 (copy it from your Corbado project's settings)", tc.id)
+			if len(cerr.Problems) != 1 || cerr.Problems[0] != want {
+				t.Errorf("problems = %q, want exactly %q", cerr.Problems, want)
+			}
+		})
 	}
 }
 

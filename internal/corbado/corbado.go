@@ -34,9 +34,25 @@ var ErrInvalidUserID = errors.New("corbado: invalid user ID")
 // digits; nothing else reaches a request path.
 func validUserID(id string) bool { return prefixedAlnum(id, "usr-") }
 
-// ValidProjectID reports whether id has the shape of a Corbado project ID: "pro-" followed by letters
-// and digits.
-func ValidProjectID(id string) bool { return prefixedAlnum(id, "pro-") }
+// MaxProjectIDDigits bounds the digits of a project ID, so "pro-" and the digits fit into one DNS label
+// (63 characters) of the Frontend API host, https://{projectID}.frontendapi.cloud.corbado.io.
+const MaxProjectIDDigits = 59
+
+// ValidProjectID reports whether id has the shape Corbado's web-js bundle accepts, /^pro-\d+$/: "pro-"
+// followed by 1–MaxProjectIDDigits ASCII digits. Anything else would load, then fail in the browser with
+// "Invalid project ID".
+func ValidProjectID(id string) bool {
+	digits, ok := strings.CutPrefix(id, "pro-")
+	if !ok || digits == "" || len(digits) > MaxProjectIDDigits {
+		return false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // prefixedAlnum reports whether s is prefix followed by 1–64 ASCII letters and digits.
 func prefixedAlnum(s, prefix string) bool {

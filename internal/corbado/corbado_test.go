@@ -2,6 +2,7 @@ package corbado_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -180,6 +181,50 @@ func TestUserPrimaryEmailChoice(t *testing.T) {
 			}
 			if got.Email != tc.want || got.FullName != "Grace Hopper" {
 				t.Fatalf("User = %+v, want email %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestValidProjectID mirrors the check in Corbado's web-js bundle, /^pro-\d+$/ (JavaScript's \d is ASCII
+// only), with at most 59 digits so the ID fits into one DNS label of the Frontend API host.
+func TestValidProjectID(t *testing.T) {
+	digits59 := strings.Repeat("9", corbado.MaxProjectIDDigits)
+	for _, tc := range []struct {
+		id   string
+		want bool
+	}{
+		{"pro-0", true},
+		{"pro-1", true},
+		{projectID, true},
+		{"pro-4242424242", true},
+		{"pro-" + digits59, true},
+		{"pro-" + digits59 + "9", false},
+		{"", false},
+		{"pro-", false},
+		{"pro", false},
+		{"1234567890", false},
+		{"pro-abc", false},
+		{"pro-123abc", false},
+		{"pro-abc123", false},
+		{"pro-12AB34", false},
+		{"Pro-123", false},
+		{"PRO-123", false},
+		{"pro_123", false},
+		{"pro--123", false},
+		{"pro-+123", false},
+		{"pro-1.2", false},
+		{"pro-1/../x", false},
+		{"pro-12 ", false},
+		{" pro-12", false},
+		{"pro-12\n", false},
+		{"pro-\u0661\u0662", false}, // Arabic-Indic digits
+		{"pro-\uff11\uff12", false}, // fullwidth digits
+		{"xpro-12", false},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			if got := corbado.ValidProjectID(tc.id); got != tc.want {
+				t.Fatalf("ValidProjectID(%q) = %v, want %v", tc.id, got, tc.want)
 			}
 		})
 	}
@@ -439,5 +484,74 @@ func TestFakeTokenShape(t *testing.T) {
 	}
 	if len(claims) != len(want)+1 {
 		t.Errorf("claims = %v, want exactly %d", claims, len(want)+1)
+	}
+}
+
+// The fake's browser-facing Frontend API answers what web-js asks after a login, with CORS for the
+// calling origin (credentials allowed), and records every request, preflights included.
+func TestFakeBrowserAPI(t *testing.T) {
+	fake := corbadotest.New(t, projectID, apiSecret)
+	host, addr := fake.StartBrowserAPI(t, "app.example.test")
+	if host != "pro-1234567890.frontendapi.corbado.io" {
+		t.Errorf("host = %q, want the bundle's default Frontend API host", host)
+	}
+	if host2, addr2 := fake.StartBrowserAPI(t, "ignored"); host2 != host || addr2 != addr {
+		t.Errorf("second start: %s %s, want the running %s %s", host2, addr2, host, addr)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	const origin = "http://localhost:8080"
+	call := func(method, path string, hdr map[string]string) (*http.Response, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, "https://"+addr+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Origin", origin)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != origin {
+			t.Errorf("%s %s: Access-Control-Allow-Origin %q, want %q", method, path, got, origin)
+		}
+		if got := resp.Header.Get("Access-Control-Allow-Credentials"); got != "true" {
+			t.Errorf("%s %s: Access-Control-Allow-Credentials %q, want true", method, path, got)
+		}
+		return resp, strings.TrimSpace(string(b))
+	}
+
+	resp, _ := call("OPTIONS", "/v2/session-config", map[string]string{
+		"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "x-corbado-sdk,content-type",
+	})
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Headers") != "x-corbado-sdk,content-type" {
+		t.Errorf("preflight: %d, allow headers %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Headers"))
+	}
+	for _, tc := range []struct{ method, path, body string }{
+		{"GET", "/v2/session-config", `{"frontendApiUrl":"","sessionTokenCookieConfig":{"domain":"app.example.test","lifetimeSeconds":900,"path":"/","sameSite":"lax","secure":false},"useSessionManagement":true}`},
+		{"GET", "/v2/me/passkeys", `{"paging":{"page":1,"totalItems":0,"totalPages":1},"passkeys":[]}`},
+		{"POST", "/v2/me/logout", `{}`},
+	} {
+		if resp, body := call(tc.method, tc.path, nil); resp.StatusCode != 200 || body != tc.body {
+			t.Errorf("%s %s: %d %s, want 200 %s", tc.method, tc.path, resp.StatusCode, body, tc.body)
+		}
+	}
+	if resp, _ := call("POST", "/v2/auth/process/init", nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown endpoint: %d, want 404", resp.StatusCode)
+	}
+
+	want := []corbadotest.BrowserRequest{
+		{Method: "OPTIONS", Path: "/v2/session-config", Origin: origin},
+		{Method: "GET", Path: "/v2/session-config", Origin: origin},
+		{Method: "GET", Path: "/v2/me/passkeys", Origin: origin},
+		{Method: "POST", Path: "/v2/me/logout", Origin: origin},
+		{Method: "POST", Path: "/v2/auth/process/init", Origin: origin},
+	}
+	if got := fake.BrowserRequests(); !slices.Equal(got, want) {
+		t.Errorf("BrowserRequests =\n %+v\nwant\n %+v", got, want)
 	}
 }

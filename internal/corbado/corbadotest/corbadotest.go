@@ -46,6 +46,8 @@ type Fake struct {
 	users        map[string]corbado.UserDetails
 	identifiers  []Identifier
 	backendReqs  []BackendRequest
+	browserAPI   *httptest.Server // StartBrowserAPI's HTTPS server; nil until started
+	browserReqs  []BrowserRequest
 }
 
 // Identifier is one login identifier the fake Backend API returns.
@@ -78,9 +80,13 @@ type TokenClaims struct {
 }
 
 // New starts the fake Frontend and Backend API servers (closed in t.Cleanup) with one 2048-bit RSA
-// signing key.
+// signing key. projectID must be valid (corbado.ValidProjectID: "pro-" and digits).
 func New(t testing.TB, projectID, apiSecret string) *Fake {
 	t.Helper()
+	if !corbado.ValidProjectID(projectID) {
+		// Latchkey's config and Corbado's bundle both refuse it: a test using it would test nothing real.
+		t.Fatalf("corbadotest: project ID %q is not \"pro-\" followed by digits", projectID)
+	}
 	f := &Fake{
 		ProjectID: projectID,
 		apiSecret: apiSecret,
