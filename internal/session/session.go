@@ -99,8 +99,8 @@ func (m *Manager) Login(ctx context.Context, u User) error {
 	m.sm.Put(ctx, keyEmail, u.Email)
 	m.sm.Put(ctx, keySessionID, u.ProviderSessionID)
 	if _, _, err := m.sm.Commit(context.WithValue(ctx, createKey{}, u)); err != nil {
-		// Leave nothing behind for the end-of-request commit (which would only update, and find no row).
-		_ = m.sm.Clear(ctx)
+		// Nothing was created: expire the cookie instead of handing out a token that has no session.
+		_ = m.sm.Destroy(ctx)
 		return fmt.Errorf("session: create: %w", err)
 	}
 	return nil

@@ -173,14 +173,8 @@ func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time) error 
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		// The user row goes first: on PostgreSQL its cascade waits for a login that holds its provider
 		// session (CreateCtx), so the session delete below sees that login's new row.
-		res, err := s.exec(ctx, tx, `DELETE FROM users WHERE id = ?`, id)
-		if err != nil {
-			return fmt.Errorf("store: delete user: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("store: delete user: %w", err)
-		} else if n == 0 {
-			return ErrNotFound
+		if err := s.deleteOne(ctx, tx, "user", `DELETE FROM users WHERE id = ?`, id); err != nil {
+			return err
 		}
 		return s.endUserSessions(ctx, tx, id, now)
 	})
@@ -191,15 +185,23 @@ func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time) error 
 // session it started, is logged out. It returns ErrNotFound when the user has no such passkey.
 func (s *Store) DeletePasskey(ctx context.Context, userID string, credentialID []byte, now time.Time) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := s.exec(ctx, tx, `DELETE FROM passkeys WHERE credential_id = ? AND user_id = ?`, credentialID, userID)
-		if err != nil {
-			return fmt.Errorf("store: delete passkey: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("store: delete passkey: %w", err)
-		} else if n == 0 {
-			return ErrNotFound
+		if err := s.deleteOne(ctx, tx, "passkey", `DELETE FROM passkeys WHERE credential_id = ? AND user_id = ?`, credentialID, userID); err != nil {
+			return err
 		}
 		return s.endUserSessions(ctx, tx, userID, now)
 	})
+}
+
+// deleteOne runs a DELETE of one row of what; ErrNotFound when it deleted none.
+func (s *Store) deleteOne(ctx context.Context, q querier, what, query string, args ...any) error {
+	res, err := s.exec(ctx, q, query, args...)
+	if err != nil {
+		return fmt.Errorf("store: delete %s: %w", what, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("store: delete %s: %w", what, err)
+	} else if n == 0 {
+		return ErrNotFound
+	}
+	return nil
 }
