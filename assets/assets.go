@@ -33,7 +33,7 @@ const Prefix = "/assets/"
 // hashLen is the number of hex digits of the SHA-256 content hash put into a URL.
 const hashLen = 8
 
-//go:embed app.css passkeys.js corbado.js htmx-2.0.11.min.js corbado-web-js-3.5.0.min.js corbado-web-js-3.5.0.css
+//go:embed app.css passkeys.js ui.js corbado.js htmx-2.0.11.min.js corbado-web-js-3.5.0.min.js corbado-web-js-3.5.0.css
 var files embed.FS
 
 // source maps a logical asset name to its embedded file.
@@ -47,6 +47,7 @@ func sources() []source {
 	return []source{
 		{name: "app.css", file: "app.css"},
 		{name: "passkeys.js", file: "passkeys.js"},
+		{name: "ui.js", file: "ui.js"},
 		{name: "htmx.min.js", file: "htmx-2.0.11.min.js"},
 		{name: "corbado.js", file: "corbado.js"},
 		{name: "corbado-web-js.js", file: "corbado-web-js-3.5.0.min.js"},

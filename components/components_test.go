@@ -19,6 +19,7 @@ func testPage() Page {
 		CSSURL:  "/assets/app.1a2b3c4d.css",
 		HTMXURL: "/assets/htmx.min.5e6f7a8b.js",
 		JSURL:   "/assets/passkeys.9c0d1e2f.js",
+		UIURL:   "/assets/ui.3a4b5c6d.js",
 	}
 }
 
@@ -202,10 +203,10 @@ func TestPagesAndFragments(t *testing.T) {
 				t.Errorf("stylesheet %s not linked", testPage().CSSURL)
 			}
 			scripts := doc.Find("head script")
-			if scripts.Length() != 2 {
-				t.Fatalf("want 2 head scripts, got %d", scripts.Length())
+			if scripts.Length() != 3 {
+				t.Fatalf("want 3 head scripts, got %d", scripts.Length())
 			}
-			for i, want := range []string{testPage().HTMXURL, testPage().JSURL} {
+			for i, want := range []string{testPage().HTMXURL, testPage().UIURL, testPage().JSURL} {
 				s := scripts.Eq(i)
 				if got := attr(t, s, "src"); got != want {
 					t.Errorf("script %d src = %q, want %q", i, got, want)
@@ -233,8 +234,8 @@ func TestLayoutNonce(t *testing.T) {
 			}
 		})
 	}
-	if n := doc.Find("[nonce]").Length(); n != 3 {
-		t.Errorf("want 3 elements with a nonce, got %d", n)
+	if n := doc.Find("[nonce]").Length(); n != 4 {
+		t.Errorf("want 4 elements with a nonce, got %d", n)
 	}
 }
 
@@ -340,7 +341,7 @@ func TestLogin(t *testing.T) {
 
 			email := textboxByLabel(t, doc, "Email address")
 			wantAttrs(t, email, map[string]string{
-				"type": "email", "name": "email", "autocomplete": "email", "maxlength": "254", "value": tc.v.Email,
+				"type": "email", "name": "email", "autocomplete": "username webauthn", "maxlength": "254", "value": tc.v.Email,
 			})
 			attr(t, email, "required")
 			name := textboxByLabel(t, doc, "Full name")

@@ -26,7 +26,8 @@ type Page struct {
 	Title   string
 	CSSURL  string
 	HTMXURL string
-	JSURL   string
+	JSURL   string // the passkey ceremonies (embedded provider)
+	UIURL   string // orientation after swaps: title, focus, announcements (both modes)
 	Nonce   string
 	Corbado *Corbado // set in Corbado mode: the layout loads Corbado's bundle and our glue instead of JSURL
 }
@@ -44,18 +45,20 @@ type Corbado struct {
 // LoginView is the login page's data: Error is shown in the alert region,
 // Email and Name refill the sign-up form.
 type LoginView struct {
-	Error   string
-	Email   string
-	Name    string
-	Corbado *Corbado // set in Corbado mode: Corbado's UI replaces the sign-up form and log-in button
+	Announce string // what a screen reader hears after the swap, e.g. "Logged out"
+	Error    string
+	Email    string
+	Name     string
+	Corbado  *Corbado // set in Corbado mode: Corbado's UI replaces the sign-up form and log-in button
 }
 
 // HomeView is the logged-in user shown on the home page.
 type HomeView struct {
-	UserID  string
-	Name    string
-	Email   string
-	Corbado *Corbado // set in Corbado mode: shows Corbado's passkey list and logs out of Corbado too
+	Announce string // what a screen reader hears after the swap, e.g. "Logged in as Ada"
+	UserID   string
+	Name     string
+	Email    string
+	Corbado  *Corbado // set in Corbado mode: shows Corbado's passkey list and logs out of Corbado too
 }
 
 // ErrorView is an error shown to the user in plain words. Status is the HTTP

@@ -48,11 +48,12 @@ func (h *Handler) homePage(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/")
 		return
 	}
-	h.renderHome(w, r, u)
+	h.renderHome(w, r, u, "")
 }
 
-func (h *Handler) renderHome(w http.ResponseWriter, r *http.Request, u session.User) {
-	v := components.HomeView{UserID: u.ID, Name: u.Name, Email: u.Email, Corbado: h.deps.Corbado}
+// renderHome renders the home page of u; announce is what a screen reader hears after the swap.
+func (h *Handler) renderHome(w http.ResponseWriter, r *http.Request, u session.User, announce string) {
+	v := components.HomeView{Announce: announce, UserID: u.ID, Name: u.Name, Email: u.Email, Corbado: h.deps.Corbado}
 	h.render(w, r, http.StatusOK, components.HomePage(h.page(r, "Home"), v), components.HomeFragment(v))
 }
 
@@ -109,7 +110,7 @@ func (h *Handler) exchangeSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("HX-Push-Url", "/home")
-	h.renderHome(w, r, u)
+	h.renderHome(w, r, u, "Logged in as "+u.Name)
 }
 
 // Words the exchange answers with (tests assert them).
@@ -159,7 +160,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("HX-Push-Url", "/")
-	h.renderLogin(w, r, http.StatusOK, components.LoginView{})
+	h.renderLogin(w, r, http.StatusOK, components.LoginView{Announce: "Logged out"})
 }
 
 // clearTokenCookies expires both session token cookies twice: host-only (as the embedded provider sets

@@ -52,6 +52,7 @@ func (h *Handler) page(r *http.Request, title string) components.Page {
 		CSSURL:  h.deps.Assets.URL("app.css"),
 		HTMXURL: h.deps.Assets.URL("htmx.min.js"),
 		JSURL:   h.deps.Assets.URL("passkeys.js"),
+		UIURL:   h.deps.Assets.URL("ui.js"),
 		Nonce:   nonceFrom(r.Context()),
 		Corbado: h.deps.Corbado,
 	}
