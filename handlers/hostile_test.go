@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/app"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/provider"
 	"github.com/latchkey/latchkey/internal/softauthn"
 	"github.com/latchkey/latchkey/internal/testlog"
 )
@@ -293,13 +295,13 @@ func checkPlainError(t *testing.T, resp *http.Response, body string, status int,
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type %q, want JSON", ct)
 	}
-	var m map[string]any
-	if err := json.Unmarshal([]byte(body), &m); err != nil {
-		t.Fatalf("body is not JSON: %q", body)
+	e, err := decodeJSONError(body)
+	if err != nil {
+		t.Fatalf("body %s: %v", body, err)
 	}
-	msg, ok := m["error"].(string)
-	if !ok || len(m) != 1 {
-		t.Fatalf("body %s, want exactly {\"error\": \"...\"}", body)
+	msg := e.Error
+	for _, words := range e.Fields {
+		checkPlainWords(t, words, secrets...)
 	}
 	if !strings.Contains(msg, want) {
 		t.Errorf("error %q does not say %q", msg, want)
@@ -308,6 +310,42 @@ func checkPlainError(t *testing.T, resp *http.Response, body string, status int,
 	if c := cookieNamed(resp, "cbo_session_token"); c != nil && c.Value != "" {
 		t.Error("a refused request set a session token cookie")
 	}
+}
+
+// jsonErrorBody is the body of a refused JSON request: plain words, and optionally an outcome code and
+// the sign-up fields to fix.
+type jsonErrorBody struct {
+	Error  string            `json:"error"`
+	Code   string            `json:"code"`
+	Fields map[string]string `json:"fields"`
+}
+
+// decodeJSONError reads a refused request's body strictly: only those three keys, words present, a known
+// code, and fields only with the invalid-fields code.
+func decodeJSONError(body string) (jsonErrorBody, error) {
+	var e jsonErrorBody
+	dec := json.NewDecoder(strings.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		return e, fmt.Errorf("not a JSON error body: %w", err)
+	}
+	if strings.TrimSpace(e.Error) == "" {
+		return e, errors.New("no words in the error")
+	}
+	switch e.Code {
+	case "", provider.CodeInvalidFields, provider.CodeEmailTaken, provider.CodeUnknownPasskey, provider.CodeNotVerified, provider.CodeExpired:
+	default:
+		return e, fmt.Errorf("unknown code %q", e.Code)
+	}
+	if len(e.Fields) > 0 && e.Code != provider.CodeInvalidFields {
+		return e, fmt.Errorf("fields %v with code %q", e.Fields, e.Code)
+	}
+	for name := range e.Fields {
+		if name != "email" && name != "name" {
+			return e, fmt.Errorf("unknown field %q", name)
+		}
+	}
+	return e, nil
 }
 
 // checkPlainWords asserts msg is a sentence for a person: no encoded blobs, no internals, no secrets.

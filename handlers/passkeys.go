@@ -162,7 +162,16 @@ func (h *Handler) providerError(w http.ResponseWriter, r *http.Request, err erro
 	case provider.KindConflict:
 		status = http.StatusConflict
 	}
-	h.failJSON(w, r, status, pe.Msg, err)
+	h.logFailure(r, status, err)
+	writeJSON(w, status, jsonError{Error: pe.Msg, Code: pe.Code, Fields: pe.Fields})
+}
+
+// jsonError is the body of a refused JSON request: plain words, and for the outcomes the page answers
+// with more than words, a code and the sign-up fields to fix.
+type jsonError struct {
+	Error  string            `json:"error"`
+	Code   string            `json:"code,omitempty"`
+	Fields map[string]string `json:"fields,omitempty"`
 }
 
 // readJSONBody insists on an application/json body of at most maxCeremonyBody bytes, all UTF-8, with no

@@ -109,6 +109,9 @@ func New(deps Deps) http.Handler {
 			route{"POST /passkeys/signup/begin", h.limited("begin", h.signupBegin)},
 			route{"POST /passkeys/signup/finish", h.limited("finish", h.signupFinish)},
 			route{"POST /passkeys/login/begin", h.limited("begin", h.loginBegin)},
+			// Passkey autofill starts a log-in on every view of the login page: its own budget, so page
+			// views never use up the button's; like every begin it writes nothing but the ceremony cookie.
+			route{"POST /passkeys/login/autofill", h.limited("autofill", h.loginBegin)},
 			route{"POST /passkeys/login/finish", h.limited("finish", h.loginFinish)},
 		)
 	}

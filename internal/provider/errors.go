@@ -20,11 +20,25 @@ const (
 	KindExpired                       // 400: the ceremony took too long
 )
 
-// Error is a provider failure: Msg is plain words for the person, Err the detail for the log.
+// Codes name the outcomes the page answers with more than words (an offer to log in, to sign up, or a
+// field to fix). They are part of the JSON the passkey script reads.
+const (
+	CodeInvalidFields  = "invalid_fields"  // Fields says which sign-up field is wrong
+	CodeEmailTaken     = "email_taken"     // offer to log in instead
+	CodeUnknownPasskey = "unknown_passkey" // the passkey is not (or no longer) registered here
+	CodeNotVerified    = "not_verified"    // the device did not check it was the person
+	CodeExpired        = "expired"         // the prompt took too long
+)
+
+// Error is a provider failure: Msg is plain words for the person, Err the detail for the log. Code (one of
+// the Code constants, or empty) and Fields (sign-up field name → plain words) let the page offer the way
+// forward.
 type Error struct {
-	Kind ErrorKind
-	Msg  string
-	Err  error
+	Kind   ErrorKind
+	Code   string
+	Msg    string
+	Fields map[string]string
+	Err    error
 }
 
 func (e *Error) Error() string {
@@ -56,9 +70,9 @@ func ceremonyError(what string, err error) error {
 	if errors.As(err, &pe) {
 		switch {
 		case pe.Details == "Session has Expired":
-			return &Error{Kind: KindExpired, Msg: "The passkey prompt timed out. Please try again.", Err: fmt.Errorf("%s: %w", what, describe(err))}
+			return &Error{Kind: KindExpired, Code: CodeExpired, Msg: "The passkey prompt timed out. Please try again.", Err: fmt.Errorf("%s: %w", what, describe(err))}
 		case strings.HasPrefix(pe.DevInfo, "User verification required"), strings.HasPrefix(pe.DevInfo, "User presence required"):
-			return &Error{Kind: KindUnauthorized, Msg: "Your device did not confirm it was you (no PIN, fingerprint or face check). Please try again.", Err: fmt.Errorf("%s: %w", what, describe(err))}
+			return &Error{Kind: KindUnauthorized, Code: CodeNotVerified, Msg: "Your device did not confirm it was you (no PIN, fingerprint or face check). Please try again.", Err: fmt.Errorf("%s: %w", what, describe(err))}
 		}
 	}
 	return &Error{Kind: KindUnauthorized, Msg: "The passkey could not be verified. Please try again.", Err: fmt.Errorf("%s: %w", what, describe(err))}

@@ -43,16 +43,20 @@ func CleanSignup(email, name string) (string, string, error) {
 	name, nameMsg, nameWhy := cleanName(name)
 	var problems []string
 	var why []error
+	fields := map[string]string{}
 	if emailMsg != "" {
 		problems = append(problems, emailMsg)
 		why = append(why, errors.New("email: "+emailWhy))
+		fields["email"] = emailMsg
 	}
 	if nameMsg != "" {
 		problems = append(problems, nameMsg)
 		why = append(why, errors.New("name: "+nameWhy))
+		fields["name"] = nameMsg
 	}
 	if len(problems) > 0 {
-		return "", "", &Error{Kind: KindInvalid, Msg: strings.Join(problems, " "), Err: errors.Join(append([]error{errors.New("invalid sign-up fields")}, why...)...)}
+		return "", "", &Error{Kind: KindInvalid, Code: CodeInvalidFields, Msg: strings.Join(problems, " "), Fields: fields,
+			Err: errors.Join(append([]error{errors.New("invalid sign-up fields")}, why...)...)}
 	}
 	return email, name, nil
 }

@@ -131,7 +131,7 @@ func (p *Provider) BeginSignup(ctx context.Context, email, name string) (*protoc
 	}
 	switch _, err := p.store.UserByEmail(ctx, email); {
 	case err == nil:
-		return nil, Ceremony{}, &Error{Kind: KindConflict, Msg: "This email is already registered. Log in with your passkey instead.", Err: store.ErrEmailTaken}
+		return nil, Ceremony{}, &Error{Kind: KindConflict, Code: CodeEmailTaken, Msg: "This email is already registered. Log in with your passkey instead.", Err: store.ErrEmailTaken}
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, Ceremony{}, internal(fmt.Errorf("look up email: %w", err))
 	}
@@ -189,7 +189,7 @@ func (p *Provider) FinishSignup(ctx context.Context, c Ceremony, body []byte) (I
 	case errors.Is(err, store.ErrChallengeUsed):
 		return Issued{}, &Error{Kind: KindInvalid, Msg: "This sign-up was already completed. Please start again.", Err: err}
 	case errors.Is(err, store.ErrEmailTaken):
-		return Issued{}, &Error{Kind: KindConflict, Msg: "This email is already registered. Log in with your passkey instead.", Err: err}
+		return Issued{}, &Error{Kind: KindConflict, Code: CodeEmailTaken, Msg: "This email is already registered. Log in with your passkey instead.", Err: err}
 	case errors.Is(err, store.ErrCredentialExists):
 		return Issued{}, &Error{Kind: KindConflict, Msg: "This passkey is already registered. Log in with it instead.", Err: err}
 	case err != nil:
@@ -248,7 +248,7 @@ func (p *Provider) FinishLogin(ctx context.Context, c Ceremony, body []byte) (Is
 	_, cred, err := p.wa.ValidatePasskeyLogin(lookup, c.Session, parsed)
 	var unknownCred *protocol.ErrorUnknownCredential
 	if unknown || errors.As(err, &unknownCred) {
-		return Issued{}, &Error{Kind: KindUnauthorized, Msg: "This passkey is not known here. Create an account first, or use another passkey.", Err: fmt.Errorf("unknown credential: %w", describe(err))}
+		return Issued{}, &Error{Kind: KindUnauthorized, Code: CodeUnknownPasskey, Msg: "This passkey is not known here. Create an account first, or use another passkey.", Err: fmt.Errorf("unknown credential: %w", describe(err))}
 	}
 	if err != nil {
 		return Issued{}, ceremonyError("login", err)
@@ -266,7 +266,7 @@ func (p *Provider) FinishLogin(ctx context.Context, c Ceremony, body []byte) (Is
 	case errors.Is(err, store.ErrChallengeUsed):
 		return Issued{}, &Error{Kind: KindInvalid, Msg: "This log-in was already completed. Please start again.", Err: err}
 	case errors.Is(err, store.ErrNotFound):
-		return Issued{}, &Error{Kind: KindUnauthorized, Msg: "This passkey is not known here. Create an account first, or use another passkey.", Err: err}
+		return Issued{}, &Error{Kind: KindUnauthorized, Code: CodeUnknownPasskey, Msg: "This passkey is not known here. Create an account first, or use another passkey.", Err: err}
 	case err != nil:
 		return Issued{}, internal(fmt.Errorf("record login: %w", err))
 	}
