@@ -1,7 +1,14 @@
-// Latchkey passkey ceremonies: sign-up (navigator.credentials.create) and
-// log-in (navigator.credentials.get) against the embedded provider's
+// Latchkey passkey ceremonies: sign-up (navigator.credentials.create), log-in
+// (navigator.credentials.get) from the button, and passkey autofill
+// (conditional mediation on the email field), against the embedded provider's
 // /passkeys/* endpoints, then a hand-over to the #session-form, which exchanges
 // the session cookie for a server-side session.
+//
+// While a prompt is open, #passkey-status says so (a polite live region) and
+// the passkey buttons are disabled. Each outcome gets its own words in
+// #passkey-error (role="alert"), with a way forward where there is one; a
+// sign-up field error goes under its field (aria-invalid, aria-describedby)
+// and focus moves there.
 //
 // Plain ES2020, no framework, no globals. All listeners are delegated on
 // `document`, so they keep working after htmx swaps the login fragment in again.
@@ -9,7 +16,8 @@
   "use strict";
 
   const MESSAGES = {
-    cancelled: "You cancelled the passkey prompt, or it timed out. Try again when you are ready.",
+    noPasskey: "No passkey was used. This device may have none for this site.",
+    notCreated: "The passkey was not created: the prompt was closed or timed out. Try again when you are ready.",
     exists: "This device already has a passkey for this account. Log in instead.",
     unsupported:
       "This browser has no passkey support. Use a current browser such as Chrome, Safari, Edge or Firefox.",
@@ -17,13 +25,26 @@
     insecure:
       "Passkeys do not work at this address. Open the site at its configured address and try again.",
     generic: "Something went wrong with the passkey. Please try again.",
+    waiting: "Waiting for your passkey…",
+    otherDevice:
+      "Is your passkey on your phone? Choose “Log in with a passkey”, then “Use a phone or tablet”, and scan the QR code with your phone.",
+    newDevice:
+      "On a new device? Choose “Log in with a passkey”, then “Use a phone or tablet”, and scan the QR code with the phone that has your passkey. Once you are in, you can add a passkey for this device.",
+    notVerified:
+      "Passkeys here need your device to check it is you: turn on a screen lock (PIN, fingerprint or face) on this device, or use your phone.",
   };
 
   const SIGNUP = 'form[data-passkey="signup"]';
   const LOGIN = 'button[data-passkey="login"]';
 
-  /** An error whose message is already fit to show to the user. */
-  class UserError extends Error {}
+  /** An error whose message is already fit to show to the user; code and fields come from the server. */
+  class UserError extends Error {
+    constructor(message, code, fields) {
+      super(message);
+      this.code = code || "";
+      this.fields = fields && typeof fields === "object" ? fields : {};
+    }
+  }
 
   // ---- base64url <-> ArrayBuffer ------------------------------------------
 
@@ -87,7 +108,7 @@
     }
     if (!res.ok) {
       const msg = data && typeof data.error === "string" && data.error.trim() ? data.error : MESSAGES.generic;
-      throw new UserError(msg);
+      throw new UserError(msg, data && data.code, data && data.fields);
     }
     return data;
   }
@@ -112,6 +133,7 @@
     const exclude = withBinaryIds(pk.excludeCredentials);
     if (exclude) publicKey.excludeCredentials = exclude;
 
+    setStatus(MESSAGES.waiting);
     const cred = await navigator.credentials.create({ publicKey });
     if (!cred) throw new UserError(MESSAGES.generic);
     const r = cred.response;
@@ -137,31 +159,52 @@
     });
   }
 
-  async function logIn() {
-    const begin = await postJSON("/passkeys/login/begin", {});
+  // logIn runs a log-in: from the button (mediation undefined) or as passkey
+  // autofill (mediation "conditional", cancelled through signal).
+  async function logIn(mediation, signal) {
+    const begin = await postJSON(mediation === "conditional" ? "/passkeys/login/autofill" : "/passkeys/login/begin", {});
     const pk = publicKeyFrom(begin);
     const publicKey = { ...pk, challenge: fromBase64url(pk.challenge) };
     const allow = withBinaryIds(pk.allowCredentials);
     if (allow) publicKey.allowCredentials = allow;
     const options = { publicKey };
-    if (typeof begin.mediation === "string" && begin.mediation) options.mediation = begin.mediation;
+    if (mediation) options.mediation = mediation;
+    if (signal) options.signal = signal;
 
+    if (!mediation) setStatus(MESSAGES.waiting);
     const cred = await navigator.credentials.get(options);
     if (!cred) throw new UserError(MESSAGES.generic);
+    if (mediation) {
+      setBusy(true); // the person picked a passkey from autofill: the log-in is now under way
+      setStatus(MESSAGES.waiting);
+    }
     const r = cred.response;
-    await postJSON("/passkeys/login/finish", {
-      id: cred.id,
-      rawId: toBase64url(cred.rawId),
-      type: cred.type,
-      authenticatorAttachment: cred.authenticatorAttachment || undefined,
-      clientExtensionResults: jsonSafe(cred.getClientExtensionResults()),
-      response: {
-        clientDataJSON: toBase64url(r.clientDataJSON),
-        authenticatorData: toBase64url(r.authenticatorData),
-        signature: toBase64url(r.signature),
-        userHandle: r.userHandle ? toBase64url(r.userHandle) : undefined,
-      },
-    });
+    try {
+      await postJSON("/passkeys/login/finish", {
+        id: cred.id,
+        rawId: toBase64url(cred.rawId),
+        type: cred.type,
+        authenticatorAttachment: cred.authenticatorAttachment || undefined,
+        clientExtensionResults: jsonSafe(cred.getClientExtensionResults()),
+        response: {
+          clientDataJSON: toBase64url(r.clientDataJSON),
+          authenticatorData: toBase64url(r.authenticatorData),
+          signature: toBase64url(r.signature),
+          userHandle: r.userHandle ? toBase64url(r.userHandle) : undefined,
+        },
+      });
+    } catch (err) {
+      if (err instanceof UserError && err.code === "unknown_passkey") signalUnknown(pk.rpId, cred.id);
+      throw err;
+    }
+  }
+
+  // Tell the person's password manager that a passkey it offered is not known here (deleted, or from
+  // another site's reset), so it stops offering it. Feature-detected; silent where absent.
+  function signalUnknown(rpId, credentialId) {
+    const PKC = window.PublicKeyCredential;
+    if (!PKC || typeof PKC.signalUnknownCredential !== "function") return;
+    PKC.signalUnknownCredential({ rpId: rpId || location.hostname, credentialId }).catch(() => {});
   }
 
   function handOver() {
@@ -170,49 +213,198 @@
     form.requestSubmit();
   }
 
+  // ---- passkey autofill (conditional mediation) ---------------------------
+
+  let autofill = null; // the AbortController of the pending autofill request, if any
+
+  function stopAutofill() {
+    if (!autofill) return;
+    const controller = autofill;
+    autofill = null;
+    const reason = new DOMException("replaced by another passkey prompt", "AbortError");
+    controller.abort(reason);
+  }
+
+  async function startAutofill() {
+    if (autofill || busy || !document.querySelector(LOGIN)) return;
+    const PKC = window.PublicKeyCredential;
+    if (!supported() || typeof PKC.isConditionalMediationAvailable !== "function") return;
+    let available = false;
+    try {
+      available = await PKC.isConditionalMediationAvailable();
+    } catch (_) {
+      available = false;
+    }
+    if (!available || autofill || busy || !document.querySelector(LOGIN)) return;
+    const controller = new AbortController();
+    autofill = controller;
+    try {
+      await logIn("conditional", controller.signal);
+      if (autofill !== controller) return;
+      autofill = null;
+      handOver();
+    } catch (err) {
+      if (autofill !== controller) return; // aborted for the button, or the page changed
+      autofill = null;
+      setBusy(false);
+      setStatus("");
+      if (err && (err.name === "AbortError" || err.name === "NotAllowedError")) return;
+      if (err instanceof UserError) {
+        showOutcome(err, "get");
+      } else {
+        console.error("passkey autofill failed:", err);
+      }
+    }
+  }
+
   // ---- UI -----------------------------------------------------------------
 
-  function showError(message) {
-    const box = document.getElementById("passkey-error");
+  let busy = false;
+
+  function setStatus(message) {
+    const box = document.getElementById("passkey-status");
     if (box) box.textContent = message;
   }
 
-  function messageFor(err, ceremony) {
-    if (err instanceof UserError) return err.message;
+  function setBusy(on) {
+    busy = on;
+    document.querySelectorAll(`${LOGIN}, ${SIGNUP} button[type="submit"]`).forEach((b) => {
+      b.disabled = on;
+      if (on) b.setAttribute("aria-busy", "true");
+      else b.removeAttribute("aria-busy");
+    });
+  }
+
+  function clearErrors() {
+    const box = document.getElementById("passkey-error");
+    if (box) box.replaceChildren();
+    document.querySelectorAll(`${SIGNUP} [aria-invalid]`).forEach((input) => {
+      input.removeAttribute("aria-invalid");
+      const describedBy = (input.getAttribute("aria-describedby") || "")
+        .split(/\s+/)
+        .filter((id) => id && id !== `${input.id}-error`);
+      if (describedBy.length) input.setAttribute("aria-describedby", describedBy.join(" "));
+      else input.removeAttribute("aria-describedby");
+    });
+    document.querySelectorAll(`${SIGNUP} .field-error`).forEach((p) => {
+      p.textContent = "";
+      p.hidden = true;
+    });
+  }
+
+  // showFieldErrors puts each message under its field and moves focus to the first; false when the page
+  // has none of the fields named.
+  function showFieldErrors(fields) {
+    let first = null;
+    for (const name of ["email", "name"]) {
+      const message = fields[name];
+      const input = document.getElementById(`signup-${name}`);
+      const slot = document.getElementById(`signup-${name}-error`);
+      if (!message || !input || !slot) continue;
+      slot.textContent = message;
+      slot.hidden = false;
+      input.setAttribute("aria-invalid", "true");
+      const describedBy = (input.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
+      if (!describedBy.includes(slot.id)) describedBy.push(slot.id);
+      input.setAttribute("aria-describedby", describedBy.join(" "));
+      if (!first) first = input;
+    }
+    if (first) first.focus();
+    return first !== null;
+  }
+
+  // showError writes message (and optional further paragraphs and action buttons) into the alert.
+  function showError(message, extra, actions) {
+    const box = document.getElementById("passkey-error");
+    if (!box) return;
+    const parts = [];
+    for (const text of [message, ...(extra || [])]) {
+      if (!text) continue;
+      const p = document.createElement("p");
+      p.textContent = text;
+      parts.push(p);
+    }
+    if (actions && actions.length) {
+      const p = document.createElement("p");
+      p.className = "alert-actions";
+      for (const a of actions) {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "link-button";
+        b.dataset.passkeyAction = a.action;
+        b.textContent = a.label;
+        p.append(b);
+      }
+      parts.push(p);
+    }
+    box.replaceChildren(...parts);
+  }
+
+  const CREATE_ACCOUNT = { action: "signup", label: "Create an account" };
+  const LOG_IN_INSTEAD = { action: "login", label: "Log in instead" };
+
+  function showOutcome(err, ceremony) {
     const name = err && err.name;
-    if (name === "NotAllowedError") return MESSAGES.cancelled;
-    if (name === "InvalidStateError" && ceremony === "create") return MESSAGES.exists;
-    if (name === "SecurityError") return MESSAGES.insecure;
-    return MESSAGES.generic;
+    if (err instanceof UserError) {
+      switch (err.code) {
+        case "invalid_fields":
+          if (showFieldErrors(err.fields)) return;
+          break;
+        case "email_taken":
+          showError(err.message, [MESSAGES.newDevice], [LOG_IN_INSTEAD]);
+          return;
+        case "unknown_passkey":
+          showError(err.message, [MESSAGES.otherDevice], [CREATE_ACCOUNT]);
+          return;
+        case "not_verified":
+          showError(err.message, [MESSAGES.notVerified]);
+          return;
+      }
+      showError(err.message);
+      return;
+    }
+    if (name === "NotAllowedError") {
+      if (ceremony === "get") showError(MESSAGES.noPasskey, [MESSAGES.otherDevice], [CREATE_ACCOUNT]);
+      else showError(MESSAGES.notCreated);
+      return;
+    }
+    if (name === "InvalidStateError" && ceremony === "create") {
+      showError(MESSAGES.exists, [], [LOG_IN_INSTEAD]);
+      return;
+    }
+    if (name === "SecurityError") {
+      showError(MESSAGES.insecure);
+      return;
+    }
+    showError(MESSAGES.generic);
   }
 
   function supported() {
     return typeof window.PublicKeyCredential === "function" && !!navigator.credentials;
   }
 
-  function setBusy(button, busy) {
-    if (!button) return;
-    button.disabled = busy;
-    if (busy) button.setAttribute("aria-busy", "true");
-    else button.removeAttribute("aria-busy");
-  }
-
-  async function run(button, ceremony, work) {
-    if (button && button.getAttribute("aria-busy") === "true") return;
-    showError("");
+  async function run(ceremony, work) {
+    if (busy) return;
+    clearErrors();
     if (!supported()) {
       showError(MESSAGES.unsupported);
       return;
     }
-    setBusy(button, true);
+    stopAutofill();
+    setBusy(true);
+    let done = false;
     try {
       await work();
+      done = true;
+      setStatus("Logging you in…");
       handOver();
     } catch (err) {
       if (!(err instanceof UserError)) console.error("passkey " + ceremony + " failed:", err);
-      showError(messageFor(err, ceremony));
+      setStatus("");
+      showOutcome(err, ceremony);
     } finally {
-      setBusy(button, false);
+      setBusy(false);
+      if (!done) startAutofill();
     }
   }
 
@@ -230,19 +422,29 @@
     const form = event.target;
     if (!(form instanceof HTMLFormElement) || !form.matches(SIGNUP)) return;
     event.preventDefault();
-    const button =
-      (event.submitter instanceof HTMLButtonElement && event.submitter) ||
-      form.querySelector('button[type="submit"], button:not([type])');
     const email = String(new FormData(form).get("email") || "").trim();
     const name = String(new FormData(form).get("name") || "").trim();
-    run(button, "create", () => signUp(email, name));
+    run("create", () => signUp(email, name));
   });
 
   document.addEventListener("click", (event) => {
-    const button = event.target instanceof Element ? event.target.closest(LOGIN) : null;
-    if (!button) return;
+    const target = event.target instanceof Element ? event.target : null;
+    if (!target) return;
+    const button = target.closest(LOGIN);
+    if (button) {
+      event.preventDefault();
+      run("get", () => logIn());
+      return;
+    }
+    const action = target.closest("[data-passkey-action]");
+    if (!action) return;
     event.preventDefault();
-    run(button, "get", logIn);
+    if (action.dataset.passkeyAction === "login") {
+      run("get", () => logIn());
+    } else if (action.dataset.passkeyAction === "signup") {
+      const email = document.getElementById("signup-email");
+      if (email) email.focus();
+    }
   });
 
   // Logging out forgets every page htmx kept for Back (the server sends this event with the logout).
@@ -254,10 +456,17 @@
     }
   });
 
-  document.addEventListener("htmx:load", checkSupport);
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", checkSupport);
-  } else {
+  // A page without the login (home, after the swap) ends a pending autofill request.
+  document.addEventListener("htmx:beforeSwap", stopAutofill);
+
+  function ready() {
     checkSupport();
+    startAutofill();
+  }
+  document.addEventListener("htmx:load", ready);
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", ready);
+  } else {
+    ready();
   }
 })();

@@ -32,17 +32,28 @@ import (
 
 // The messages passkeys.js shows (kept in sync with passkeys.js by this test).
 const (
-	msgCancelled   = "You cancelled the passkey prompt, or it timed out. Try again when you are ready."
+	msgNotCreated  = "The passkey was not created: the prompt was closed or timed out. Try again when you are ready."
+	msgNoPasskey   = "No passkey was used. This device may have none for this site."
 	msgExists      = "This device already has a passkey for this account. Log in instead."
 	msgUnsupported = "This browser has no passkey support. Use a current browser such as Chrome, Safari, Edge or Firefox."
 	msgNetwork     = "Could not reach the server. Check your connection and try again."
 	msgTaken       = "That email address is already registered."
+	msgNewDevice   = "On a new device? Choose “Log in with a passkey”, then “Use a phone or tablet”, and scan the QR code with the phone that has your passkey. Once you are in, you can add a passkey for this device."
+	msgUnknown     = "This passkey is not known here."
+	msgBadEmail    = "Enter a valid email address, like name@example.com."
+	msgWaiting     = "Waiting for your passkey…"
 )
+
+// noAutofill makes a tab's browser report no passkey autofill, so a page with a passkey in the
+// authenticator does not log in by itself (Chromium answers a pending autofill request at once when
+// presence is simulated) and the steps test the buttons they name.
+const noAutofill = `PublicKeyCredential.isConditionalMediationAvailable = () => Promise.resolve(false);`
 
 type testUser struct {
 	handle      []byte
 	email, name string
 	creds       []webauthn.Credential
+	forgotten   bool // the server answers its passkey as unknown (deleted)
 }
 
 func (u *testUser) WebAuthnID() []byte                         { return u.handle }
@@ -54,15 +65,16 @@ func (u *testUser) WebAuthnCredentials() []webauthn.Credential { return u.creds 
 // /passkeys/* endpoints, built on go-webauthn, so passkeys.js's encoding is
 // checked against the real library.
 type provider struct {
-	wa      *webauthn.WebAuthn
-	assets  *assets.Assets
-	mu      sync.Mutex
-	users   map[string]*testUser // by email
-	pending *testUser
-	reg     *webauthn.SessionData
-	login   *webauthn.SessionData
-	current *testUser
-	errs    []string // ceremony failures the server saw
+	wa        *webauthn.WebAuthn
+	assets    *assets.Assets
+	mu        sync.Mutex
+	users     map[string]*testUser // by email
+	pending   *testUser
+	reg       *webauthn.SessionData
+	login     *webauthn.SessionData
+	current   *testUser
+	errs      []string // ceremony failures the server saw
+	autofills int      // autofill begins
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -96,7 +108,11 @@ func (p *provider) routes() http.Handler {
 		}
 		switch in.Email {
 		case "taken@example.com":
-			writeJSON(w, http.StatusConflict, map[string]string{"error": msgTaken})
+			writeJSON(w, http.StatusConflict, map[string]string{"error": msgTaken, "code": "email_taken"})
+			return
+		case "bad@":
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": msgBadEmail, "code": "invalid_fields",
+				"fields": map[string]string{"email": msgBadEmail}})
 			return
 		case "drop@example.com":
 			conn, _, err := http.NewResponseController(w).Hijack()
@@ -142,7 +158,12 @@ func (p *provider) routes() http.Handler {
 		p.current = p.pending
 		writeJSON(w, http.StatusOK, map[string]string{})
 	})
-	mux.HandleFunc("POST /passkeys/login/begin", func(w http.ResponseWriter, r *http.Request) {
+	loginBegin := func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/passkeys/login/autofill" {
+			p.mu.Lock()
+			p.autofills++
+			p.mu.Unlock()
+		}
 		assertion, session, err := p.wa.BeginDiscoverableLogin()
 		if err != nil {
 			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
@@ -152,7 +173,9 @@ func (p *provider) routes() http.Handler {
 		p.login = session
 		p.mu.Unlock()
 		writeJSON(w, http.StatusOK, assertion)
-	})
+	}
+	mux.HandleFunc("POST /passkeys/login/begin", loginBegin)
+	mux.HandleFunc("POST /passkeys/login/autofill", loginBegin)
 	mux.HandleFunc("POST /passkeys/login/finish", func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
@@ -171,6 +194,10 @@ func (p *provider) routes() http.Handler {
 			return nil, errors.New("unknown user handle")
 		}, *p.login, r)
 		p.login = nil
+		if found != nil && found.forgotten {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": msgUnknown + " Create an account first, or use another passkey.", "code": "unknown_passkey"})
+			return
+		}
 		if err != nil {
 			p.fail(w, fmt.Errorf("finish login: %w", err))
 			return
@@ -255,9 +282,15 @@ func newTab(t *testing.T, parent context.Context) (context.Context, *browserEven
 	return ctx, ev
 }
 
+// alertText is the alert's first paragraph: the outcome in words (further paragraphs and buttons offer
+// the way forward).
 func alertText(ctx context.Context) (string, error) {
 	var s string
-	err := chromedp.Run(ctx, chromedp.Text("#passkey-error", &s, chromedp.ByQuery))
+	err := chromedp.Run(ctx, chromedp.Evaluate(`(() => {
+		const box = document.querySelector("#passkey-error");
+		const first = box && box.querySelector("p");
+		return ((first || box || {}).textContent || "").trim();
+	})()`, &s))
 	return s, err
 }
 
@@ -295,6 +328,24 @@ const (
 	loginBtn   = `//button[normalize-space()="Log in with a passkey"]`
 	homeHeader = `main#app [data-testid="home-heading"]`
 )
+
+// addAuthenticator adds a virtual platform authenticator to the tab (presence and verification
+// simulated) and returns its ID.
+func addAuthenticator(t *testing.T, ctx context.Context) cdpwebauthn.AuthenticatorID {
+	t.Helper()
+	var id cdpwebauthn.AuthenticatorID
+	run(t, ctx, "virtual authenticator", cdpwebauthn.Enable().WithEnableUI(false),
+		chromedp.ActionFunc(func(ctx context.Context) error {
+			var err error
+			id, err = cdpwebauthn.AddVirtualAuthenticator(&cdpwebauthn.VirtualAuthenticatorOptions{
+				Protocol: cdpwebauthn.AuthenticatorProtocolCtap2, Ctap2version: cdpwebauthn.Ctap2versionCtap21,
+				Transport: cdpwebauthn.AuthenticatorTransportInternal, HasResidentKey: true,
+				HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true,
+			}).Do(ctx)
+			return err
+		}))
+	return id
+}
 
 func signUp(t *testing.T, ctx context.Context, base, email, name string) {
 	t.Helper()
@@ -379,17 +430,20 @@ func TestPasskeysJSInChromium(t *testing.T) {
 	})
 
 	ctx, events := newTab(t, browser)
-	var authID cdpwebauthn.AuthenticatorID
-	run(t, ctx, "virtual authenticator", cdpwebauthn.Enable().WithEnableUI(false),
-		chromedp.ActionFunc(func(ctx context.Context) error {
-			var err error
-			authID, err = cdpwebauthn.AddVirtualAuthenticator(&cdpwebauthn.VirtualAuthenticatorOptions{
-				Protocol: cdpwebauthn.AuthenticatorProtocolCtap2, Ctap2version: cdpwebauthn.Ctap2versionCtap21,
-				Transport: cdpwebauthn.AuthenticatorTransportInternal, HasResidentKey: true,
-				HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true,
-			}).Do(ctx)
-			return err
-		}))
+	// This tab: no autofill (the buttons are under test), a switch to slow the prompt down so its busy
+	// state can be seen, and a record of the Signal API calls.
+	run(t, ctx, "page hooks", chromedp.ActionFunc(func(ctx context.Context) error {
+		_, err := page.AddScriptToEvaluateOnNewDocument(noAutofill + `
+			const get = navigator.credentials.get.bind(navigator.credentials);
+			navigator.credentials.get = async (o) => {
+				if (window.__slowPrompt) await new Promise((r) => setTimeout(r, 1500));
+				return get(o);
+			};
+			window.__signals = [];
+			PublicKeyCredential.signalUnknownCredential = async (o) => { window.__signals.push(o); };`).Do(ctx)
+		return err
+	}))
+	authID := addAuthenticator(t, ctx)
 
 	name := `Ada <b>Lovelace</b>`
 	t.Run("sign up hands over to the session form", func(t *testing.T) {
@@ -411,6 +465,31 @@ func TestPasskeysJSInChromium(t *testing.T) {
 			chromedp.WaitVisible(homeHeader, chromedp.ByQuery))
 	})
 
+	t.Run("busy while the prompt is open", func(t *testing.T) {
+		run(t, ctx, "slow prompt", chromedp.Navigate(base+"/"), chromedp.WaitVisible(loginBtn),
+			chromedp.Evaluate(`window.__slowPrompt = true`, nil), chromedp.Click(loginBtn))
+		var state struct {
+			Status   string `json:"status"`
+			Disabled []bool `json:"disabled"`
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			run(t, ctx, "read busy state", chromedp.Evaluate(`({
+				status: document.querySelector("#passkey-status").textContent,
+				disabled: [...document.querySelectorAll('button[data-passkey="login"], form[data-passkey="signup"] button[type="submit"]')].map((b) => b.disabled),
+			})`, &state))
+			if state.Status == msgWaiting {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if state.Status != msgWaiting || len(state.Disabled) != 2 || !state.Disabled[0] || !state.Disabled[1] {
+			t.Errorf("while the prompt is open: status %q, buttons disabled %v; want %q and both disabled", state.Status, state.Disabled, msgWaiting)
+		}
+		run(t, ctx, "the slow log-in completes", chromedp.WaitVisible(homeHeader, chromedp.ByQuery),
+			chromedp.Evaluate(`window.__slowPrompt = false`, nil))
+	})
+
 	t.Run("existing passkey on this device", func(t *testing.T) {
 		signUp(t, ctx, base, "ada@example.com", "Ada")
 		waitAlert(t, ctx, msgExists)
@@ -423,9 +502,43 @@ func TestPasskeysJSInChromium(t *testing.T) {
 		}
 	})
 
-	t.Run("server error text is shown", func(t *testing.T) {
+	t.Run("email already registered offers to log in and explains a new device", func(t *testing.T) {
 		signUp(t, ctx, base, "taken@example.com", "Someone")
 		waitAlert(t, ctx, msgTaken)
+		var text string
+		var offers int
+		run(t, ctx, "read the offer", chromedp.Text("#passkey-error", &text, chromedp.ByQuery),
+			chromedp.Evaluate(`[...document.querySelectorAll('#passkey-error button')].filter((b) => b.textContent === "Log in instead").length`, &offers))
+		if !strings.Contains(text, msgNewDevice) || offers != 1 {
+			t.Errorf("alert %q with %d \"Log in instead\" buttons; want the new-device words and one button", text, offers)
+		}
+		run(t, ctx, "log in from the offer", chromedp.Click(`//button[normalize-space()="Log in instead"]`),
+			chromedp.WaitVisible(homeHeader, chromedp.ByQuery))
+	})
+
+	t.Run("a field error marks its field and takes focus", func(t *testing.T) {
+		signUp(t, ctx, base, "bad@", "Someone")
+		var field struct {
+			Invalid, DescribedBy, Error, Focused string
+			Hidden                               bool
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			run(t, ctx, "read the field", chromedp.Evaluate(`(() => {
+				const input = document.querySelector("#signup-email");
+				const slot = document.querySelector("#signup-email-error");
+				return {Invalid: input.getAttribute("aria-invalid") || "", DescribedBy: input.getAttribute("aria-describedby") || "",
+					Error: slot.textContent, Hidden: slot.hidden, Focused: document.activeElement.id};
+			})()`, &field))
+			if field.Invalid != "" {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if field.Invalid != "true" || !strings.Contains(field.DescribedBy, "signup-email-error") || field.Error != msgBadEmail ||
+			field.Hidden || field.Focused != "signup-email" {
+			t.Errorf("email field after a field error: %+v", field)
+		}
 	})
 
 	t.Run("network failure", func(t *testing.T) {
@@ -433,15 +546,77 @@ func TestPasskeysJSInChromium(t *testing.T) {
 		waitAlert(t, ctx, msgNetwork)
 	})
 
+	t.Run("unknown passkey is signalled to the password manager", func(t *testing.T) {
+		p.mu.Lock()
+		p.users["ada@example.com"].forgotten = true
+		p.mu.Unlock()
+		defer func() {
+			p.mu.Lock()
+			p.users["ada@example.com"].forgotten = false
+			p.mu.Unlock()
+		}()
+		run(t, ctx, "log in with a deleted passkey", chromedp.Navigate(base+"/"), chromedp.WaitVisible(loginBtn), chromedp.Click(loginBtn))
+		waitAlert(t, ctx, msgUnknown+" Create an account first, or use another passkey.")
+		var signals []map[string]string
+		run(t, ctx, "read signals", chromedp.Evaluate(`window.__signals`, &signals))
+		if len(signals) != 1 || signals[0]["rpId"] != "localhost" || signals[0]["credentialId"] == "" {
+			t.Errorf("signalUnknownCredential calls = %v, want one for rpId localhost", signals)
+		}
+	})
+
 	t.Run("cancelled prompt, then a new attempt succeeds", func(t *testing.T) {
 		run(t, ctx, "fail user verification", chromedp.ActionFunc(func(ctx context.Context) error {
 			return cdpwebauthn.SetUserVerified(authID, false).Do(ctx)
 		}))
 		signUp(t, ctx, base, "grace@example.com", "Grace")
-		waitAlert(t, ctx, msgCancelled)
+		waitAlert(t, ctx, msgNotCreated)
 		run(t, ctx, "verify again", chromedp.ActionFunc(func(ctx context.Context) error {
 			return cdpwebauthn.SetUserVerified(authID, true).Do(ctx)
 		}), chromedp.Click(loginBtn), chromedp.WaitVisible(homeHeader, chromedp.ByQuery))
+	})
+
+	t.Run("no passkey on this device offers the ways forward", func(t *testing.T) {
+		tab, _ := newTab(t, browser)
+		run(t, tab, "no autofill", chromedp.ActionFunc(func(ctx context.Context) error {
+			_, err := page.AddScriptToEvaluateOnNewDocument(noAutofill).Do(ctx)
+			return err
+		}))
+		addAuthenticator(t, tab) // empty
+		run(t, tab, "log in", chromedp.Navigate(base+"/"), chromedp.WaitVisible(loginBtn), chromedp.Click(loginBtn))
+		waitAlert(t, tab, msgNoPasskey)
+		var focused string
+		run(t, tab, "create an account from the offer", chromedp.Click(`//button[normalize-space()="Create an account"]`),
+			chromedp.Evaluate(`document.activeElement.id`, &focused))
+		if focused != "signup-email" {
+			t.Errorf("after \"Create an account\", focus is on %q, want the email field", focused)
+		}
+	})
+
+	t.Run("passkey autofill logs in without a click", func(t *testing.T) {
+		var creds []*cdpwebauthn.Credential
+		run(t, ctx, "read the passkey", chromedp.ActionFunc(func(c context.Context) error {
+			var err error
+			creds, err = cdpwebauthn.GetCredentials(authID).Do(c)
+			return err
+		}))
+		if len(creds) == 0 {
+			t.Fatal("no passkey to offer")
+		}
+		tab, _ := newTab(t, browser)
+		other := addAuthenticator(t, tab)
+		run(t, tab, "copy the passkey", chromedp.ActionFunc(func(c context.Context) error {
+			return cdpwebauthn.AddCredential(other, creds[0]).Do(c)
+		}))
+		p.mu.Lock()
+		before := p.autofills
+		p.mu.Unlock()
+		run(t, tab, "open the login page", chromedp.Navigate(base+"/"), chromedp.WaitVisible(homeHeader, chromedp.ByQuery))
+		p.mu.Lock()
+		after := p.autofills
+		p.mu.Unlock()
+		if after <= before {
+			t.Errorf("home reached without an autofill begin (%d -> %d)", before, after)
+		}
 	})
 
 	p.mu.Lock()
