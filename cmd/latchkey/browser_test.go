@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	_ "github.com/jackc/pgx/v5/stdlib"
 
@@ -137,6 +139,7 @@ func postgresSchema(t *testing.T) string { return testdb.PostgresURL(t) }
 func signUpLogOutLogIn(t *testing.T, env map[string]string) {
 	base := startServer(t, env)
 	ctx := browsertest.NewBrowser(t)
+	noAutofill(t, ctx) // this journey tests the buttons; TestBrowserPasskeyAutofill tests autofill
 	authID, err := browsertest.AddVirtualAuthenticator(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -169,6 +172,7 @@ func signUpLogOutLogIn(t *testing.T, env map[string]string) {
 		browsertest.WaitText("User ID", name, email),
 		browsertest.WaitPath("/home"),
 	)
+	oriented(t, ctx, "after sign-up", "Home · Latchkey", "home-heading", "Logged in as "+name)
 	userID := homeUserID(t, ctx)
 	if !strings.HasPrefix(userID, "usr-") {
 		t.Errorf("user ID %q does not start with usr-", userID)
@@ -194,6 +198,7 @@ func signUpLogOutLogIn(t *testing.T, env map[string]string) {
 		chromedp.WaitVisible(loginButton),
 		browsertest.WaitPath("/"),
 	)
+	oriented(t, ctx, "after logout", "Log in · Latchkey", "login-heading", "Logged out")
 	backAfterLogout(t, ctx, name, email)
 	step("open /home while logged out",
 		chromedp.Navigate(base+"/home"),
@@ -225,6 +230,7 @@ func signUpLogOutLogIn(t *testing.T, env map[string]string) {
 		browsertest.WaitText("User ID", name, email),
 		browsertest.WaitPath("/home"),
 	)
+	oriented(t, ctx, "after log-in", "Home · Latchkey", "home-heading", "Logged in as "+name)
 	if got := homeUserID(t, ctx); got != userID {
 		t.Errorf("after log-in, user ID = %q, want %q", got, userID)
 	}
@@ -295,4 +301,129 @@ func backAfterLogout(t *testing.T, ctx context.Context, name, email string) {
 	if !reloaded {
 		t.Errorf("Back after logout did not load a fresh page at / (text:\n%s)", text)
 	}
+}
+
+// noAutofill makes the browser report no passkey autofill, so a login page does not log in by itself
+// while the authenticator holds a passkey (Chromium answers a pending autofill request at once when
+// presence is simulated): the steps then test the buttons they name.
+func noAutofill(t *testing.T, ctx context.Context) {
+	t.Helper()
+	if err := chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error {
+		_, err := page.AddScriptToEvaluateOnNewDocument(`PublicKeyCredential.isConditionalMediationAvailable = () => Promise.resolve(false);`).Do(ctx)
+		return err
+	})); err != nil {
+		t.Fatalf("turn off autofill: %v", err)
+	}
+}
+
+// oriented asserts what a keyboard or screen-reader user gets after a swap: the document title of the
+// new page, focus on its heading, and the polite announcement of what happened.
+func oriented(t *testing.T, ctx context.Context, when, title, headingID, announcement string) {
+	t.Helper()
+	var got struct {
+		Title, Focused, Announced string
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if err := chromedp.Run(ctx, chromedp.Evaluate(`({Title: document.title, Focused: document.activeElement.id,
+			Announced: document.querySelector("#announcer").textContent})`, &got)); err != nil {
+			t.Fatalf("%s: read orientation: %v", when, err)
+		}
+		if got.Title == title && got.Focused == headingID && got.Announced == announcement || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got.Title != title || got.Focused != headingID || got.Announced != announcement {
+		t.Errorf("%s: title %q, focus on #%s, announced %q; want %q, #%s, %q", when, got.Title, got.Focused, got.Announced,
+			title, headingID, announcement)
+	}
+}
+
+// device opens a new tab with the browser's cookies cleared (a device that has never logged in here; the
+// devices of a test take turns), brought to the front (WebAuthn needs a focused document); it closes
+// when the test ends.
+func device(t *testing.T, browser context.Context) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser)
+	t.Cleanup(cancel)
+	if err := chromedp.Run(ctx, network.ClearBrowserCookies(), page.BringToFront()); err != nil {
+		t.Fatalf("open a tab: %v", err)
+	}
+	return ctx
+}
+
+// TestBrowserPasskeyAutofill: on a device without a passkey, "Log in with a passkey" says the device may
+// have none, and signing up again with a registered email explains the new-device way; a browser whose
+// authenticator holds the passkey opens the login page and is logged in from the email field's passkey
+// suggestion, without a click.
+func TestBrowserPasskeyAutofill(t *testing.T) {
+	browsertest.Chromium(t)
+	// A short ceremony timeout: a device with no passkey fails only when the prompt times out.
+	base := startServer(t, map[string]string{"LATCHKEY_CEREMONY_TIMEOUT": "5s"})
+	browser := browsertest.NewBrowser(t)
+
+	// The first device signs up (no autofill: there is nothing to offer yet).
+	first := device(t, browser)
+	noAutofill(t, first)
+	firstAuth, err := browsertest.AddVirtualAuthenticator(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "Grace Hopper"
+	email := fmt.Sprintf("grace-%d@example.com", time.Now().UnixNano())
+	browsertest.Step(t, first, "sign up on the first device",
+		chromedp.Navigate(base+"/"),
+		chromedp.SendKeys(browsertest.Textbox("Email address"), email),
+		chromedp.SendKeys(browsertest.Textbox("Full name"), name),
+		chromedp.Click(browsertest.Button("Create account")),
+		browsertest.WaitText("User ID", name, email),
+	)
+	creds, err := browsertest.Credentials(first, firstAuth)
+	if err != nil || len(creds) != 1 {
+		t.Fatalf("first device holds %d passkeys (%v), want 1", len(creds), err)
+	}
+
+	// A new device, without the passkey.
+	fresh := device(t, browser)
+	noAutofill(t, fresh)
+	if _, err := browsertest.AddVirtualAuthenticator(fresh); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.Step(t, fresh, "log in on a device with no passkey",
+		chromedp.Navigate(base+"/"),
+		chromedp.Click(browsertest.Button("Log in with a passkey")),
+		browsertest.WaitText("No passkey was used. This device may have none for this site.", "Use a phone or tablet"),
+	)
+	browsertest.Step(t, fresh, "sign up again with the registered email",
+		chromedp.SendKeys(browsertest.Textbox("Email address"), email),
+		chromedp.SendKeys(browsertest.Textbox("Full name"), name),
+		chromedp.Click(browsertest.Button("Create account")),
+		browsertest.WaitText("This email is already registered.", "On a new device?", "add a passkey for this device"),
+	)
+	var offer int
+	if err := chromedp.Run(fresh, chromedp.Evaluate(`[...document.querySelectorAll('[role="alert"] button')].filter((b) => b.textContent === "Log in instead").length`, &offer)); err != nil || offer != 1 {
+		t.Errorf("the already-registered alert offers %d \"Log in instead\" buttons (%v), want 1", offer, err)
+	}
+
+	// A device that holds the passkey, with autofill: the login page logs in from the suggestion.
+	synced := device(t, browser)
+	syncedAuth, err := browsertest.AddVirtualAuthenticator(synced)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := browsertest.AddCredential(synced, syncedAuth, creds[0]); err != nil {
+		t.Fatal(err)
+	}
+	var autofill string
+	browsertest.Step(t, synced, "open the login page: the passkey offered in the email field is accepted",
+		chromedp.Navigate(base+"/"),
+		chromedp.AttributeValue(browsertest.Textbox("Email address"), "autocomplete", &autofill, nil),
+		browsertest.WaitText("User ID", name, email),
+		browsertest.WaitPath("/home"),
+	)
+	if autofill != "username webauthn" {
+		t.Errorf("email field autocomplete = %q, want \"username webauthn\"", autofill)
+	}
+	oriented(t, synced, "after autofill log-in", "Home · Latchkey", "home-heading", "Logged in as "+name)
 }
