@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey/components"
+	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/verify"
 )
@@ -94,7 +95,8 @@ func (h *Handler) exchangeSession(w http.ResponseWriter, r *http.Request) {
 		h.renderLogin(w, r, status, components.LoginView{Error: msg})
 		return
 	}
-	if err := h.deps.Sessions.Login(r.Context(), u); err != nil {
+	u, err = h.deps.Sessions.Login(r.Context(), u, h.device(r))
+	if err != nil {
 		if errors.Is(err, session.ErrEnded) {
 			h.logFailure(r, http.StatusUnauthorized, err)
 			h.clearTokenCookies(w, r)
@@ -111,6 +113,12 @@ func (h *Handler) exchangeSession(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("HX-Push-Url", "/home")
 	h.renderHome(w, r, u, "Logged in as "+u.Name)
+}
+
+// device is where a request comes from, as the account page shows it: the client IP (behind trusted
+// proxies) and the user agent, cut to 512 bytes.
+func (h *Handler) device(r *http.Request) session.Device {
+	return session.Device{IP: ratelimit.ClientIP(r, h.deps.TrustedProxies), UserAgent: truncate(r.UserAgent(), 512)}
 }
 
 // Words the exchange answers with (tests assert them).

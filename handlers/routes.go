@@ -18,7 +18,7 @@ import (
 // Sessions is the app's server-side session store.
 type Sessions interface {
 	Middleware(next http.Handler) http.Handler
-	Login(ctx context.Context, u session.User) error
+	Login(ctx context.Context, u session.User, d session.Device) (session.User, error)
 	User(ctx context.Context) (session.User, bool)
 	Logout(ctx context.Context) (session.User, error)
 }
@@ -99,9 +99,10 @@ func New(deps Deps) http.Handler {
 		{"POST /{$}", h.loginWithoutJavaScript},
 		{"GET /home", h.homePage},
 		{"POST /auth/session", h.limited("exchange", h.exchangeSession)},
+		{"GET /logout", h.logoutPage},
 		{"POST /logout", h.logout},
 		{"GET /healthz", h.health},
-		{"GET /favicon.ico", noFavicon},
+		{"GET /favicon.ico", h.favicon},
 		{"/", h.notFound},
 	}
 	if deps.Ceremonies != nil { // the embedded provider

@@ -70,7 +70,7 @@ func (a *App) build(ctx context.Context, cfg config.Config) (http.Handler, error
 		Secure: cfg.Secure(),
 
 		TrustedProxies: cfg.TrustedProxies,
-		Sessions: session.New(a.store.SessionStore(), session.Options{
+		Sessions: session.New(sessionStore{a.store.SessionStore()}, session.Options{
 			Secure:      cfg.Secure(),
 			Lifetime:    cfg.SessionLifetime,
 			IdleTimeout: cfg.SessionIdle,

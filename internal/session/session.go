@@ -4,6 +4,8 @@ package session
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -18,6 +20,7 @@ const (
 	keyName      = "name"
 	keyEmail     = "email"
 	keySessionID = "provider_sid"
+	keyPublicID  = "public_id"
 )
 
 // User is the logged-in person as the session remembers them.
@@ -26,6 +29,22 @@ type User struct {
 	Name              string
 	Email             string
 	ProviderSessionID string // the provider session ("sid") the login came from, revoked at logout
+	PublicID          string // this app session's name on the account page (never its token)
+}
+
+// Device is where a login comes from, kept with its session for the account page.
+type Device struct {
+	IP        string
+	UserAgent string
+}
+
+// Created describes the session a login creates, for Store.CreateCtx.
+type Created struct {
+	UserID            string
+	ProviderSessionID string
+	PublicID          string
+	Device            Device
+	At                time.Time
 }
 
 // Options configures the session cookie and lifetimes.
@@ -46,10 +65,10 @@ func CookieName(secure bool) string {
 // Store keeps sessions so that they end for good. CommitCtx (scs's end-of-request save) must only update
 // a session that still exists and has not expired — never insert one — so a request in flight during a
 // logout, revocation or expiry cannot bring the session back. CreateCtx inserts a new session for a
-// login; when providerSessionID is set, only while that provider session of userID is active.
+// login; when c.ProviderSessionID is set, only while that provider session of c.UserID is active.
 type Store interface {
 	scs.CtxStore
-	CreateCtx(ctx context.Context, token string, data []byte, expiry time.Time, userID, providerSessionID string) (created bool, err error)
+	CreateCtx(ctx context.Context, token string, data []byte, expiry time.Time, c Created) (created bool, err error)
 }
 
 // Manager wraps scs with typed accessors.
@@ -85,28 +104,36 @@ func (m *Manager) Middleware(next http.Handler) http.Handler { return m.sm.LoadA
 // before the app session could be created.
 var ErrEnded = errors.New("session: the login's provider session ended before the session was created")
 
-// Login starts a new session for u: the token is renewed first (no session fixation), then the user is
-// stored and the session created in the store at once — the only place a session row is inserted.
-func (m *Manager) Login(ctx context.Context, u User) error {
+// Login starts a new session for u on device d: the token is renewed first (no session fixation), then
+// the user is stored and the session created in the store at once — the only place a session row is
+// inserted. It returns u with the new session's public ID.
+func (m *Manager) Login(ctx context.Context, u User, d Device) (User, error) {
 	if u.ID == "" {
-		return errors.New("session: login without a user ID")
+		return u, errors.New("session: login without a user ID")
 	}
 	if err := m.sm.RenewToken(ctx); err != nil {
-		return fmt.Errorf("session: renew token: %w", err)
+		return u, fmt.Errorf("session: renew token: %w", err)
 	}
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return u, fmt.Errorf("session: public id: %w", err)
+	}
+	u.PublicID = hex.EncodeToString(b)
 	m.sm.Put(ctx, keyUserID, u.ID)
 	m.sm.Put(ctx, keyName, u.Name)
 	m.sm.Put(ctx, keyEmail, u.Email)
 	m.sm.Put(ctx, keySessionID, u.ProviderSessionID)
-	if _, _, err := m.sm.Commit(context.WithValue(ctx, createKey{}, u)); err != nil {
+	m.sm.Put(ctx, keyPublicID, u.PublicID)
+	c := Created{UserID: u.ID, ProviderSessionID: u.ProviderSessionID, PublicID: u.PublicID, Device: d, At: time.Now()}
+	if _, _, err := m.sm.Commit(context.WithValue(ctx, createKey{}, c)); err != nil {
 		// Nothing was created: expire the cookie instead of handing out a token that has no session.
 		_ = m.sm.Destroy(ctx)
-		return fmt.Errorf("session: create: %w", err)
+		return u, fmt.Errorf("session: create: %w", err)
 	}
-	return nil
+	return u, nil
 }
 
-// createKey marks the context of the commit that creates a login's session; its value is the User.
+// createKey marks the context of the commit that creates a login's session; its value is the Created.
 type createKey struct{}
 
 // creatingStore routes the commit that Login makes to Store.CreateCtx, and every other commit to
@@ -114,8 +141,8 @@ type createKey struct{}
 type creatingStore struct{ Store }
 
 func (c creatingStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
-	if u, ok := ctx.Value(createKey{}).(User); ok {
-		created, err := c.CreateCtx(ctx, token, b, expiry, u.ID, u.ProviderSessionID)
+	if cr, ok := ctx.Value(createKey{}).(Created); ok {
+		created, err := c.CreateCtx(ctx, token, b, expiry, cr)
 		if err == nil && !created {
 			err = ErrEnded
 		}
@@ -145,6 +172,7 @@ func (m *Manager) User(ctx context.Context) (User, bool) {
 		Name:              m.sm.GetString(ctx, keyName),
 		Email:             m.sm.GetString(ctx, keyEmail),
 		ProviderSessionID: m.sm.GetString(ctx, keySessionID),
+		PublicID:          m.sm.GetString(ctx, keyPublicID),
 	}, true
 }
 

@@ -20,7 +20,15 @@ func newManager(t *testing.T, secure bool) (*session.Manager, *store.Store) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	return session.New(st.SessionStore(), session.Options{Secure: secure, Lifetime: time.Hour, IdleTimeout: time.Hour}), st
+	return session.New(dbSessions{st.SessionStore()}, session.Options{Secure: secure, Lifetime: time.Hour, IdleTimeout: time.Hour}), st
+}
+
+// dbSessions is the database's scs store as a session.Store (the app wires the same adapter).
+type dbSessions struct{ *store.SessionStore }
+
+func (s dbSessions) CreateCtx(ctx context.Context, token string, data []byte, expiry time.Time, c session.Created) (bool, error) {
+	return s.SessionStore.CreateCtx(ctx, token, data, expiry, store.NewSession{UserID: c.UserID,
+		ProviderSessionID: c.ProviderSessionID, PublicID: c.PublicID, IP: c.Device.IP, UserAgent: c.Device.UserAgent, CreatedAt: c.At})
 }
 
 // serve runs one request through the middleware and the given action, returning the response.
@@ -72,10 +80,14 @@ func TestLoginRenewsTokenAndLogoutDestroys(t *testing.T) {
 	planted := &http.Cookie{Name: name, Value: "planted-token-value-0123456789abcdef012"}
 
 	resp = serve(m, planted, func(w http.ResponseWriter, r *http.Request) {
-		if err := m.Login(r.Context(), want); err != nil {
+		var err error
+		if want, err = m.Login(r.Context(), want, session.Device{IP: "192.0.2.7", UserAgent: "Test/1"}); err != nil {
 			t.Fatal(err)
 		}
 	})
+	if len(want.PublicID) != 32 {
+		t.Errorf("Login gave public id %q, want 32 hex digits", want.PublicID)
+	}
 	c := sessionCookie(t, resp, name)
 	if c == nil || c.Value == planted.Value {
 		t.Fatalf("login kept the planted token (fixation): %+v", c)
@@ -119,7 +131,7 @@ func TestLoginRenewsTokenAndLogoutDestroys(t *testing.T) {
 func TestSecureCookie(t *testing.T) {
 	m, _ := newManager(t, true)
 	resp := serve(m, nil, func(w http.ResponseWriter, r *http.Request) {
-		if err := m.Login(r.Context(), session.User{ID: "usr-2"}); err != nil {
+		if err := loginErr(m.Login(r.Context(), session.User{ID: "usr-2"}, session.Device{})); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -132,7 +144,7 @@ func TestSecureCookie(t *testing.T) {
 func TestLoginWithoutUserIDRefused(t *testing.T) {
 	m, _ := newManager(t, false)
 	serve(m, nil, func(w http.ResponseWriter, r *http.Request) {
-		if err := m.Login(r.Context(), session.User{}); err == nil {
+		if _, err := m.Login(r.Context(), session.User{}, session.Device{}); err == nil {
 			t.Error("Login accepted a user without an ID")
 		}
 	})
@@ -147,10 +159,10 @@ func TestLoginRefusedWhenProviderSessionEnded(t *testing.T) {
 	if err := st.RevokeProviderSession(context.Background(), u.ProviderSessionID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	var loginErr error
-	resp := serve(m, nil, func(w http.ResponseWriter, r *http.Request) { loginErr = m.Login(r.Context(), u) })
-	if !errors.Is(loginErr, session.ErrEnded) {
-		t.Fatalf("Login = %v, want ErrEnded", loginErr)
+	var err error
+	resp := serve(m, nil, func(w http.ResponseWriter, r *http.Request) { _, err = m.Login(r.Context(), u, session.Device{}) })
+	if !errors.Is(err, session.ErrEnded) {
+		t.Fatalf("Login = %v, want ErrEnded", err)
 	}
 	var rows int
 	if err := st.DB().QueryRow(`SELECT COUNT(*) FROM sessions`).Scan(&rows); err != nil || rows != 0 {
@@ -160,3 +172,6 @@ func TestLoginRefusedWhenProviderSessionEnded(t *testing.T) {
 		t.Errorf("the refused login's cookie = %+v, want an expired, empty one", c)
 	}
 }
+
+// loginErr drops Login's user, keeping its error.
+func loginErr(_ session.User, err error) error { return err }

@@ -31,7 +31,7 @@ func TestIdleRefresherSkipsOnlyUnchangedRecentWrites(t *testing.T) {
 	r.now = func() time.Time { return now }
 	data := []byte(`{"v":{"user_id":"usr-1"}}`)
 
-	if _, err := st.SessionStore().CreateCtx(ctx, "tok", []byte(`{}`), now.Add(time.Hour), "usr-1", ""); err != nil {
+	if _, err := st.SessionStore().CreateCtx(ctx, "tok", []byte(`{}`), now.Add(time.Hour), store.NewSession{UserID: "usr-1", ProviderSessionID: ""}); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.CommitCtx(ctx, "tok", data, now.Add(time.Hour)); err != nil {

@@ -18,7 +18,7 @@ func TestDeleteEndsSessions(t *testing.T) {
 			f := newFixture(t, email)
 			f.create(t, s)
 			for _, tok := range []string{"a-" + f.user.ID, "b-" + f.user.ID} {
-				if created, err := ss.CreateCtx(ctx, tok, []byte("x"), now.Add(time.Hour), f.user.ID, f.session.ID); err != nil || !created {
+				if created, err := ss.CreateCtx(ctx, tok, []byte("x"), now.Add(time.Hour), NewSession{UserID: f.user.ID, ProviderSessionID: f.session.ID}); err != nil || !created {
 					t.Fatalf("CreateCtx = %v, %v", created, err)
 				}
 			}
@@ -72,7 +72,7 @@ func TestDeleteEndsSessions(t *testing.T) {
 			t.Errorf("deleted passkey still found: %v", err)
 		}
 		// A login racing the deletion cannot create a session afterwards.
-		if created, err := ss.CreateCtx(ctx, "late-"+lost.user.ID, []byte("x"), now.Add(time.Hour), lost.user.ID, lost.session.ID); err != nil || created {
+		if created, err := ss.CreateCtx(ctx, "late-"+lost.user.ID, []byte("x"), now.Add(time.Hour), NewSession{UserID: lost.user.ID, ProviderSessionID: lost.session.ID}); err != nil || created {
 			t.Errorf("CreateCtx after DeletePasskey = %v, %v; want false", created, err)
 		}
 

@@ -43,30 +43,32 @@ func (ss *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool
 	return data, true, nil
 }
 
-// CreateCtx inserts the new session token of userID. When providerSessionID is set (the embedded
-// provider), the session is created only while that provider session of userID is still active: a login
-// racing its own revocation or its user's deletion creates nothing, and CreateCtx reports false. On
-// PostgreSQL the provider session row is share-locked for the insert, so a concurrent delete waits for it
-// and then ends the new session too.
-func (ss *SessionStore) CreateCtx(ctx context.Context, token string, data []byte, expiry time.Time, userID, providerSessionID string) (bool, error) {
+// CreateCtx inserts the new session token described by ns. When ns.ProviderSessionID is set (the
+// embedded provider), the session is created only while that provider session of ns.UserID is still
+// active: a login racing its own revocation or its user's deletion creates nothing, and CreateCtx reports
+// false. On PostgreSQL the provider session row is share-locked for the insert, so a concurrent delete
+// waits for it and then ends the new session too.
+func (ss *SessionStore) CreateCtx(ctx context.Context, token string, data []byte, expiry time.Time, ns NewSession) (bool, error) {
 	if data == nil {
 		data = []byte{}
 	}
+	cols := `INSERT INTO sessions (token, data, expiry, user_id, public_id, provider_sid, created_at, last_seen_at, ip, user_agent)`
+	args := []any{token, data, millis(expiry), ns.UserID, nullString(ns.PublicID), nullString(ns.ProviderSessionID),
+		millis(ns.CreatedAt), millis(ns.CreatedAt), ns.IP, ns.UserAgent}
 	var (
 		res sql.Result
 		err error
 	)
-	if providerSessionID == "" {
-		res, err = ss.s.exec(ctx, ss.s.db, `INSERT INTO sessions (token, data, expiry, user_id) VALUES (?, ?, ?, ?)`,
-			token, data, millis(expiry), userID)
+	if ns.ProviderSessionID == "" {
+		res, err = ss.s.exec(ctx, ss.s.db, cols+` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	} else {
 		lock := ""
 		if ss.s.dialect == DialectPostgres {
 			lock = " FOR SHARE"
 		}
-		res, err = ss.s.exec(ctx, ss.s.db, `INSERT INTO sessions (token, data, expiry, user_id)
-			SELECT ?, ?, ?, ? FROM provider_sessions WHERE id = ? AND user_id = ? AND revoked_at IS NULL`+lock,
-			token, data, millis(expiry), userID, providerSessionID, userID)
+		res, err = ss.s.exec(ctx, ss.s.db, cols+` SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+			FROM provider_sessions WHERE id = ? AND user_id = ? AND revoked_at IS NULL`+lock,
+			append(args, ns.ProviderSessionID, ns.UserID)...)
 	}
 	if err != nil {
 		return false, fmt.Errorf("store: create session: %w", err)
@@ -85,8 +87,9 @@ func (ss *SessionStore) CommitCtx(ctx context.Context, token string, data []byte
 	if data == nil {
 		data = []byte{}
 	}
-	_, err := ss.s.exec(ctx, ss.s.db, `UPDATE sessions SET data = ?, expiry = ? WHERE token = ? AND expiry > ?`,
-		data, millis(expiry), token, millis(time.Now()))
+	now := millis(time.Now())
+	_, err := ss.s.exec(ctx, ss.s.db, `UPDATE sessions SET data = ?, expiry = ?, last_seen_at = ? WHERE token = ? AND expiry > ?`,
+		data, millis(expiry), now, token, now)
 	if err != nil {
 		return fmt.Errorf("store: commit session: %w", err)
 	}

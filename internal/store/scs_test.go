@@ -20,7 +20,7 @@ func TestSessionStore(t *testing.T) {
 		later := time.Now().Add(time.Hour)
 		create := func(token string, data []byte) func() error {
 			return func() error {
-				created, err := ss.CreateCtx(ctx, token, data, later, "usr-1", "")
+				created, err := ss.CreateCtx(ctx, token, data, later, NewSession{UserID: "usr-1", ProviderSessionID: ""})
 				if err == nil && !created {
 					t.Errorf("CreateCtx(%q) created nothing", token)
 				}
@@ -91,7 +91,7 @@ func TestSessionCreateNeedsActiveProviderSession(t *testing.T) {
 			{"unknown provider session", "t-unknown", f.user.ID, "ps-unknown", false},
 			{"active provider session", "t-active", f.user.ID, f.session.ID, true},
 		} {
-			created, err := ss.CreateCtx(ctx, tc.token, []byte("x"), now.Add(time.Hour), tc.user, tc.sid)
+			created, err := ss.CreateCtx(ctx, tc.token, []byte("x"), now.Add(time.Hour), NewSession{UserID: tc.user, ProviderSessionID: tc.sid})
 			if err != nil || created != tc.want {
 				t.Errorf("%s: CreateCtx = %v, %v; want %v", tc.name, created, err, tc.want)
 			}
@@ -116,7 +116,7 @@ func TestSessionManagerRoundTrip(t *testing.T) {
 			// the handler then updates it.
 			token, expiry, err := sm.Commit(r.Context())
 			if err == nil {
-				_, err = s.SessionStore().CreateCtx(r.Context(), token, []byte(`{}`), expiry, "usr-123", "")
+				_, err = s.SessionStore().CreateCtx(r.Context(), token, []byte(`{}`), expiry, NewSession{UserID: "usr-123", ProviderSessionID: ""})
 			}
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)

@@ -278,6 +278,9 @@ func nullMillis(t time.Time) sql.NullInt64 {
 	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
 }
 
+// nullString is s, or NULL when it is empty.
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
 // fromMillis is the UTC time of unix milliseconds ms.
 func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 

@@ -483,10 +483,10 @@ func TestDeleteExpired(t *testing.T) {
 			t.Fatal(err)
 		}
 		ss := s.SessionStore()
-		if _, err := ss.CreateCtx(ctx, "old-token", []byte("x"), now.Add(-time.Millisecond), f.user.ID, ""); err != nil {
+		if _, err := ss.CreateCtx(ctx, "old-token", []byte("x"), now.Add(-time.Millisecond), NewSession{UserID: f.user.ID, ProviderSessionID: ""}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ss.CreateCtx(ctx, "live-token", []byte("y"), time.Now().Add(time.Hour), f.user.ID, ""); err != nil {
+		if _, err := ss.CreateCtx(ctx, "live-token", []byte("y"), time.Now().Add(time.Hour), NewSession{UserID: f.user.ID, ProviderSessionID: ""}); err != nil {
 			t.Fatal(err)
 		}
 

@@ -38,6 +38,8 @@ type Passkey struct {
 	BackupState     bool
 	CreatedAt       time.Time
 	LastUsedAt      time.Time // zero until first log-in
+	Name            string    // the person's name for it; empty: named after its authenticator
+	CloneWarningAt  time.Time // when its sign count last went backwards (a possible clone); zero if never
 }
 
 // UsedChallenge records a WebAuthn challenge consumed by a finished ceremony, so the same response

@@ -10,7 +10,7 @@ import (
 )
 
 const passkeyColumns = `credential_id, user_id, public_key, sign_count, aaguid, transports, attestation_type,
-	user_present, user_verified, backup_eligible, backup_state, created_at, last_used_at`
+	user_present, user_verified, backup_eligible, backup_state, created_at, last_used_at, name, clone_warning_at`
 
 // UserByID returns the user with id, or ErrNotFound.
 func (s *Store) UserByID(ctx context.Context, id string) (User, error) {
@@ -74,10 +74,10 @@ func (s *Store) useChallenge(ctx context.Context, q querier, ch UsedChallenge) e
 
 // insertPasskey inserts p, or returns ErrCredentialExists.
 func (s *Store) insertPasskey(ctx context.Context, q querier, p Passkey) error {
-	_, err := s.exec(ctx, q, `INSERT INTO passkeys (`+passkeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, q, `INSERT INTO passkeys (`+passkeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.CredentialID, p.UserID, p.PublicKey, int64(p.SignCount), p.AAGUID, strings.Join(p.Transports, ","),
 		p.AttestationType, p.UserPresent, p.UserVerified, p.BackupEligible, p.BackupState,
-		millis(p.CreatedAt), nullMillis(p.LastUsedAt))
+		millis(p.CreatedAt), nullMillis(p.LastUsedAt), nullString(p.Name), nullMillis(p.CloneWarningAt))
 	if _, ok := uniqueViolation(err); ok {
 		return ErrCredentialExists
 	}
@@ -126,10 +126,11 @@ func scanPasskey(row interface{ Scan(dest ...any) error }) (Passkey, error) {
 	var p Passkey
 	var signCount, created int64
 	var transports string
-	var lastUsed sql.NullInt64
+	var lastUsed, cloneWarning sql.NullInt64
+	var name sql.NullString
 	err := row.Scan(&p.CredentialID, &p.UserID, &p.PublicKey, &signCount, &p.AAGUID, &transports,
 		&p.AttestationType, &p.UserPresent, &p.UserVerified, &p.BackupEligible, &p.BackupState,
-		&created, &lastUsed)
+		&created, &lastUsed, &name, &cloneWarning)
 	if err != nil {
 		return Passkey{}, err
 	}
@@ -139,6 +140,8 @@ func scanPasskey(row interface{ Scan(dest ...any) error }) (Passkey, error) {
 	}
 	p.CreatedAt = fromMillis(created)
 	p.LastUsedAt = fromNullMillis(lastUsed)
+	p.Name = name.String
+	p.CloneWarningAt = fromNullMillis(cloneWarning)
 	return p, nil
 }
 
