@@ -1,4 +1,4 @@
-// Package aaguid names a passkey after its provider ("iCloud Keychain", "Google Password Manager",
+// Package aaguid names a passkey after its provider ("Apple Passwords", "Google Password Manager",
 // "1Password", …) from the AAGUID its authenticator reported at registration, using the community list of
 // passkey provider AAGUIDs vendored beside this file (see README.md for the package, version and licence).
 //
