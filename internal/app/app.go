@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/assets"
+	"github.com/latchkey/latchkey/internal/activity"
 	"github.com/latchkey/latchkey/handlers"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/provider"
@@ -31,6 +32,7 @@ type App struct {
 	log     *slog.Logger
 
 	remoteKeys *verify.RemoteKeys // Corbado mode
+	activity   *activity.Log
 }
 
 // Store is the database (for tests and maintenance tools).
@@ -48,7 +50,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{store: st, log: log}
+	a := &App{store: st, log: log, activity: activity.New(st, log, nil)}
 	h, err := a.build(ctx, cfg)
 	if err != nil {
 		_ = st.Close()
@@ -97,7 +99,7 @@ func (a *App) embeddedDeps(ctx context.Context, cfg config.Config, deps *handler
 		return fmt.Errorf("signing keys: %w", err)
 	}
 	a.minter = minter
-	prov, err := provider.New(provider.Dependencies{Log: a.log, Store: a.store, Minter: minter}, provider.Options{
+	prov, err := provider.New(provider.Dependencies{Log: a.log, Store: a.store, Minter: minter, Activity: a.activity}, provider.Options{
 		RPID:            cfg.RPID(),
 		RPName:          cfg.RPName,
 		Origin:          cfg.Origin(),
@@ -181,6 +183,11 @@ func (a *App) maintain(ctx context.Context) {
 		a.log.Error("purging expired rows failed", "err", err)
 	} else if n > 0 {
 		a.log.Debug("purged expired rows", "rows", n)
+	}
+	if n, err := a.activity.Prune(ctx, activity.DefaultMaxAge); err != nil && ctx.Err() == nil {
+		a.log.Error("pruning the activity log failed", "err", err)
+	} else if n > 0 {
+		a.log.Debug("pruned the activity log", "entries", n)
 	}
 	if a.minter == nil {
 		return // Corbado mode: no signing keys

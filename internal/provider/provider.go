@@ -23,6 +23,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
+	"github.com/latchkey/latchkey/internal/activity"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
 )
@@ -33,7 +34,7 @@ type Store interface {
 	UserByID(ctx context.Context, id string) (store.User, error)
 	PasskeysByUser(ctx context.Context, userID string) ([]store.Passkey, error)
 	CreateUserWithPasskey(ctx context.Context, u store.User, p store.Passkey, ch store.UsedChallenge, ps store.ProviderSession) error
-	RecordLogin(ctx context.Context, credentialID []byte, signCount uint32, backupState bool, usedAt time.Time, ch store.UsedChallenge, ps store.ProviderSession) error
+	RecordLogin(ctx context.Context, credentialID []byte, signCount uint32, backupState, cloneSuspected bool, usedAt time.Time, ch store.UsedChallenge, ps store.ProviderSession) error
 	ProviderSessionActive(ctx context.Context, id string, now time.Time) (bool, error)
 	ClaimProviderSession(ctx context.Context, id, userID string, now time.Time) (bool, error)
 	RevokeProviderSession(ctx context.Context, id string, at time.Time) error
@@ -44,11 +45,17 @@ type Minter interface {
 	Mint(ctx context.Context, c token.Claims) (string, time.Time, error)
 }
 
+// Activity records what happens to an account (best effort; nil records nothing).
+type Activity interface {
+	Record(ctx context.Context, userID, kind, detail string)
+}
+
 // Dependencies are what New needs from the rest of the program.
 type Dependencies struct {
-	Log    *slog.Logger
-	Store  Store
-	Minter Minter
+	Log      *slog.Logger
+	Store    Store
+	Minter   Minter
+	Activity Activity
 }
 
 // Options configure the relying party.
@@ -63,11 +70,12 @@ type Options struct {
 
 // Provider runs the ceremonies.
 type Provider struct {
-	log    *slog.Logger
-	store  Store
-	minter Minter
-	wa     *webauthn.WebAuthn
-	opts   Options
+	log      *slog.Logger
+	store    Store
+	minter   Minter
+	activity Activity
+	wa       *webauthn.WebAuthn
+	opts     Options
 }
 
 // New builds a Provider.
@@ -97,7 +105,7 @@ func New(deps Dependencies, opts Options) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("provider: webauthn config: %w", err)
 	}
-	return &Provider{log: deps.Log, store: deps.Store, minter: deps.Minter, wa: wa, opts: opts}, nil
+	return &Provider{log: deps.Log, store: deps.Store, minter: deps.Minter, activity: deps.Activity, wa: wa, opts: opts}, nil
 }
 
 // Ceremony is the state carried from begin to finish (in the ceremony cookie).
@@ -196,6 +204,7 @@ func (p *Provider) FinishSignup(ctx context.Context, c Ceremony, body []byte) (I
 		return Issued{}, internal(fmt.Errorf("create user: %w", err))
 	}
 	p.log.InfoContext(ctx, "account created", "user_id", user.ID, "sid", ps.ID)
+	p.record(ctx, user.ID, activity.SignUp, "")
 	return p.issue(ctx, user, ps)
 }
 
@@ -219,6 +228,7 @@ func (p *Provider) FinishLogin(ctx context.Context, c Ceremony, body []byte) (Is
 	}
 	var (
 		found   store.User
+		used    store.Passkey // the stored passkey that answered
 		unknown bool
 	)
 	lookup := func(rawID, userHandle []byte) (webauthn.User, error) {
@@ -238,11 +248,12 @@ func (p *Provider) FinishLogin(ctx context.Context, c Ceremony, body []byte) (Is
 		if err != nil {
 			return nil, err
 		}
-		if !slices.ContainsFunc(keys, func(k store.Passkey) bool { return bytes.Equal(k.CredentialID, rawID) }) {
+		i := slices.IndexFunc(keys, func(k store.Passkey) bool { return bytes.Equal(k.CredentialID, rawID) })
+		if i < 0 {
 			unknown = true
 			return nil, store.ErrNotFound
 		}
-		found = u
+		found, used = u, keys[i]
 		return &waUser{id: []byte(u.ID), name: u.Email, display: u.Name, creds: credentials(keys)}, nil
 	}
 	_, cred, err := p.wa.ValidatePasskeyLogin(lookup, c.Session, parsed)
@@ -251,18 +262,24 @@ func (p *Provider) FinishLogin(ctx context.Context, c Ceremony, body []byte) (Is
 		return Issued{}, &Error{Kind: KindUnauthorized, Code: CodeUnknownPasskey, Msg: "This passkey is not known here. Create an account first, or use another passkey.", Err: fmt.Errorf("unknown credential: %w", describe(err))}
 	}
 	if err != nil {
+		if found.ID != "" { // a known account: the person (or someone) tried and failed
+			p.record(ctx, found.ID, activity.LogInFailed, "")
+		}
 		return Issued{}, ceremonyError("login", err)
 	}
-	if cred.Authenticator.CloneWarning {
-		// Synced passkeys report 0; a regression is logged, never a lock-out.
-		p.log.WarnContext(ctx, "passkey sign count went backwards", "user_id", found.ID)
+	clone := CloneSuspected(used.SignCount, cred.Authenticator.SignCount)
+	if clone {
+		// Recorded and shown on the account page, never a lock-out (synced passkeys report 0 and never
+		// reach this rule).
+		p.log.WarnContext(ctx, "passkey sign count went backwards", "user_id", found.ID,
+			"stored", used.SignCount, "reported", cred.Authenticator.SignCount)
 	}
 	now := p.opts.Now().UTC()
 	ps, err := p.newProviderSession(found.ID, now)
 	if err != nil {
 		return Issued{}, internal(err)
 	}
-	switch err := p.store.RecordLogin(ctx, cred.ID, cred.Authenticator.SignCount, cred.Flags.BackupState, now, p.usedChallenge(c.Session, now), ps); {
+	switch err := p.store.RecordLogin(ctx, cred.ID, cred.Authenticator.SignCount, cred.Flags.BackupState, clone, now, p.usedChallenge(c.Session, now), ps); {
 	case errors.Is(err, store.ErrChallengeUsed):
 		return Issued{}, &Error{Kind: KindInvalid, Msg: "This log-in was already completed. Please start again.", Err: err}
 	case errors.Is(err, store.ErrNotFound):
@@ -271,7 +288,23 @@ func (p *Provider) FinishLogin(ctx context.Context, c Ceremony, body []byte) (Is
 		return Issued{}, internal(fmt.Errorf("record login: %w", err))
 	}
 	p.log.InfoContext(ctx, "logged in with passkey", "user_id", found.ID, "sid", ps.ID)
+	if clone {
+		p.record(ctx, found.ID, activity.CloneSuspected, "")
+	}
 	return p.issue(ctx, found, ps)
+}
+
+// CloneSuspected is the clone rule: a passkey whose stored sign count is not 0 and that now reports a
+// count that did not go up may have been copied. A count of 0 means the authenticator keeps none (synced
+// passkeys), so such passkeys never trip it.
+func CloneSuspected(stored, reported uint32) bool {
+	return stored != 0 && reported <= stored
+}
+
+func (p *Provider) record(ctx context.Context, userID, kind, detail string) {
+	if p.activity != nil {
+		p.activity.Record(ctx, userID, kind, detail)
+	}
 }
 
 // SessionActive reports whether a provider session is still valid (not revoked or expired).

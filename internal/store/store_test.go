@@ -304,7 +304,7 @@ func TestRecordLogin(t *testing.T) {
 		usedAt := f.user.CreatedAt.Add(10 * time.Minute)
 		login := func(credentialID []byte, ch UsedChallenge, psID string) error {
 			ps := ProviderSession{ID: psID, UserID: f.user.ID, CreatedAt: usedAt, ExpiresAt: usedAt.Add(time.Hour)}
-			return s.RecordLogin(ctx, credentialID, 42, true, usedAt, ch, ps)
+			return s.RecordLogin(ctx, credentialID, 42, true, false, usedAt, ch, ps)
 		}
 		ch := UsedChallenge{Hash: randomBytes(t, 32), ExpiresAt: usedAt.Add(time.Minute)}
 		if err := login(f.passkey.CredentialID, ch, "ps-login"); err != nil {
@@ -317,6 +317,17 @@ func TestRecordLogin(t *testing.T) {
 		}
 		if active, err := s.ProviderSessionActive(ctx, "ps-login", usedAt); err != nil || !active {
 			t.Errorf("login session active = %v, %v", active, err)
+		}
+
+		// A suspected clone (the count did not go up): the stored count stays, the warning is set.
+		later := usedAt.Add(time.Minute)
+		ps := ProviderSession{ID: "ps-clone", UserID: f.user.ID, CreatedAt: later, ExpiresAt: later.Add(time.Hour)}
+		if err := s.RecordLogin(ctx, f.passkey.CredentialID, 7, false, true, later, UsedChallenge{Hash: randomBytes(t, 32), ExpiresAt: later}, ps); err != nil {
+			t.Fatal(err)
+		}
+		want.BackupState, want.LastUsedAt, want.CloneWarningAt = false, later, later
+		if got, err := s.PasskeyByCredentialID(ctx, f.passkey.CredentialID); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("passkey after a suspected clone:\n got %+v, %v\nwant %+v", got, err, want)
 		}
 
 		tests := []struct {

@@ -149,14 +149,22 @@ func scanPasskey(row interface{ Scan(dest ...any) error }) (Passkey, error) {
 // (ErrChallengeUsed if it already was), updates the passkey's sign count, backup state and last use
 // (ErrNotFound if there is no such passkey), and inserts the provider session. On any error nothing
 // is written.
-func (s *Store) RecordLogin(ctx context.Context, credentialID []byte, signCount uint32, backupState bool,
+//
+// With cloneSuspected (the sign count did not go up), the stored count is kept — never lowered — and the
+// passkey's clone warning is set to usedAt.
+func (s *Store) RecordLogin(ctx context.Context, credentialID []byte, signCount uint32, backupState, cloneSuspected bool,
 	usedAt time.Time, ch UsedChallenge, ps ProviderSession) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.useChallenge(ctx, tx, ch); err != nil {
 			return err
 		}
-		res, err := s.exec(ctx, tx, `UPDATE passkeys SET sign_count = ?, backup_state = ?, last_used_at = ?
-			WHERE credential_id = ?`, int64(signCount), backupState, millis(usedAt), credentialID)
+		query := `UPDATE passkeys SET sign_count = ?, backup_state = ?, last_used_at = ? WHERE credential_id = ?`
+		args := []any{int64(signCount), backupState, millis(usedAt), credentialID}
+		if cloneSuspected {
+			query = `UPDATE passkeys SET backup_state = ?, last_used_at = ?, clone_warning_at = ? WHERE credential_id = ?`
+			args = []any{backupState, millis(usedAt), millis(usedAt), credentialID}
+		}
+		res, err := s.exec(ctx, tx, query, args...)
 		if err != nil {
 			return fmt.Errorf("store: update passkey: %w", err)
 		}
