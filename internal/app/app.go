@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/assets"
-	"github.com/latchkey/latchkey/internal/activity"
 	"github.com/latchkey/latchkey/handlers"
+	"github.com/latchkey/latchkey/internal/activity"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/provider"
 	"github.com/latchkey/latchkey/internal/ratelimit"
