@@ -91,19 +91,33 @@ func (s *Store) RevokeSession(ctx context.Context, userID, publicID string, now 
 func (s *Store) RevokeOtherSessions(ctx context.Context, userID, keepPublicID string, now time.Time) (int, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := s.exec(ctx, tx, `UPDATE provider_sessions SET revoked_at = ? WHERE revoked_at IS NULL AND id IN
-			(SELECT provider_sid FROM sessions WHERE user_id = ? AND provider_sid IS NOT NULL AND (public_id IS NULL OR public_id <> ?))`,
-			millis(now), userID, keepPublicID); err != nil {
-			return fmt.Errorf("store: revoke provider sessions: %w", err)
-		}
-		res, err := s.exec(ctx, tx, `DELETE FROM sessions WHERE user_id = ? AND (public_id IS NULL OR public_id <> ?)`, userID, keepPublicID)
-		if err != nil {
-			return fmt.Errorf("store: revoke sessions: %w", err)
-		}
-		n, err = res.RowsAffected()
+		var err error
+		n, err = s.endSessionsExceptN(ctx, tx, userID, keepPublicID, now)
 		return err
 	})
 	return int(n), err
+}
+
+// endSessionsExcept is endSessionsExceptN without the count.
+func (s *Store) endSessionsExcept(ctx context.Context, q querier, userID, keepPublicID string, now time.Time) error {
+	_, err := s.endSessionsExceptN(ctx, q, userID, keepPublicID, now)
+	return err
+}
+
+// endSessionsExceptN deletes the app sessions of userID other than keepPublicID and revokes every
+// provider session of the user except the kept one's, inside the caller's transaction, and returns how many app sessions it ended.
+func (s *Store) endSessionsExceptN(ctx context.Context, q querier, userID, keepPublicID string, now time.Time) (int64, error) {
+	// Every provider session of the user but the kept session's: also the ones not exchanged yet.
+	if _, err := s.exec(ctx, q, `UPDATE provider_sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND id NOT IN
+		(SELECT provider_sid FROM sessions WHERE user_id = ? AND public_id = ? AND provider_sid IS NOT NULL)`,
+		millis(now), userID, userID, keepPublicID); err != nil {
+		return 0, fmt.Errorf("store: revoke provider sessions: %w", err)
+	}
+	res, err := s.exec(ctx, q, `DELETE FROM sessions WHERE user_id = ? AND (public_id IS NULL OR public_id <> ?)`, userID, keepPublicID)
+	if err != nil {
+		return 0, fmt.Errorf("store: revoke sessions: %w", err)
+	}
+	return res.RowsAffected()
 }
 
 // Activity is one entry of a user's activity log.

@@ -142,3 +142,33 @@ func TestPasskeyNamesAndAdding(t *testing.T) {
 		}
 	})
 }
+
+// TestDeletePasskeyKeepsTheDeletingSession: removing a passkey on the account page ends every other
+// session of the user (a lost device's), not the one doing it.
+func TestDeletePasskeyKeepsTheDeletingSession(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		ss := s.SessionStore()
+		f := newFixture(t, "keep@example.com")
+		f.create(t, s)
+		now := time.Now()
+		for _, pub := range []string{"here", "lost-laptop"} {
+			if ok, err := ss.CreateCtx(ctx, "tok-"+pub, []byte("x"), now.Add(time.Hour), NewSession{UserID: f.user.ID, PublicID: pub, CreatedAt: now}); err != nil || !ok {
+				t.Fatal(ok, err)
+			}
+		}
+		if err := s.DeletePasskey(ctx, f.user.ID, f.passkey.CredentialID, "here", now); err != nil {
+			t.Fatal(err)
+		}
+		if _, found, _ := ss.FindCtx(ctx, "tok-here"); !found {
+			t.Error("the session that deleted the passkey was ended")
+		}
+		if _, found, _ := ss.FindCtx(ctx, "tok-lost-laptop"); found {
+			t.Error("another session survived the passkey's deletion")
+		}
+		if ok, _ := s.ProviderSessionActive(ctx, f.session.ID, f.session.CreatedAt.Add(time.Minute)); ok {
+			t.Error("the user's provider session survived the passkey's deletion")
+		}
+	})
+}

@@ -56,13 +56,13 @@ func TestDeleteEndsSessions(t *testing.T) {
 		}
 
 		lost := setup("lost-passkey@example.com")
-		if err := s.DeletePasskey(ctx, bystander.user.ID, lost.passkey.CredentialID, now); !errors.Is(err, ErrNotFound) {
+		if err := s.DeletePasskey(ctx, bystander.user.ID, lost.passkey.CredentialID, "", now); !errors.Is(err, ErrNotFound) {
 			t.Errorf("DeletePasskey of another user's passkey = %v, want ErrNotFound", err)
 		}
 		if n, active := alive(lost); n != 2 || !active {
 			t.Fatalf("a refused DeletePasskey ended sessions: %d, %v", n, active)
 		}
-		if err := s.DeletePasskey(ctx, lost.user.ID, lost.passkey.CredentialID, now); err != nil {
+		if err := s.DeletePasskey(ctx, lost.user.ID, lost.passkey.CredentialID, "", now); err != nil {
 			t.Fatalf("DeletePasskey: %v", err)
 		}
 		if n, active := alive(lost); n != 0 || active {

@@ -191,15 +191,20 @@ func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time) error 
 	})
 }
 
-// DeletePasskey deletes passkey credentialID of userID and ends every session of that user in the same
-// transaction (app sessions deleted, provider sessions revoked): whoever holds the removed passkey, or a
-// session it started, is logged out. It returns ErrNotFound when the user has no such passkey.
-func (s *Store) DeletePasskey(ctx context.Context, userID string, credentialID []byte, now time.Time) error {
+// DeletePasskey deletes passkey credentialID of userID and ends the user's sessions in the same
+// transaction (app sessions deleted, provider sessions revoked), except the app session keepPublicID —
+// the one deleting it on the account page ("" keeps none, as for an administrator): whoever holds the
+// removed passkey, or a session it started, is logged out. It returns ErrNotFound when the user has no
+// such passkey.
+func (s *Store) DeletePasskey(ctx context.Context, userID string, credentialID []byte, keepPublicID string, now time.Time) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.deleteOne(ctx, tx, "passkey", `DELETE FROM passkeys WHERE credential_id = ? AND user_id = ?`, credentialID, userID); err != nil {
 			return err
 		}
-		return s.endUserSessions(ctx, tx, userID, now)
+		if keepPublicID == "" {
+			return s.endUserSessions(ctx, tx, userID, now)
+		}
+		return s.endSessionsExcept(ctx, tx, userID, keepPublicID, now)
 	})
 }
 
