@@ -1,5 +1,5 @@
-// Package assets embeds the static files of the login UI (stylesheet, passkey
-// script and htmx) and serves them under content-hashed URLs with a long cache
+// Package assets embeds the static files of the login UI (stylesheet, favicon,
+// scripts and htmx) and serves them under content-hashed URLs with a long cache
 // lifetime.
 //
 // Vendored third-party code:
@@ -33,7 +33,7 @@ const Prefix = "/assets/"
 // hashLen is the number of hex digits of the SHA-256 content hash put into a URL.
 const hashLen = 8
 
-//go:embed app.css passkeys.js ui.js corbado.js htmx-2.0.11.min.js corbado-web-js-3.5.0.min.js corbado-web-js-3.5.0.css
+//go:embed app.css favicon.svg passkeys.js ui.js copy.js corbado.js htmx-2.0.11.min.js corbado-web-js-3.5.0.min.js corbado-web-js-3.5.0.css
 var files embed.FS
 
 // source maps a logical asset name to its embedded file.
@@ -48,6 +48,8 @@ func sources() []source {
 		{name: "app.css", file: "app.css"},
 		{name: "passkeys.js", file: "passkeys.js"},
 		{name: "ui.js", file: "ui.js"},
+		{name: "copy.js", file: "copy.js"},
+		{name: "favicon.svg", file: "favicon.svg"},
 		{name: "htmx.min.js", file: "htmx-2.0.11.min.js"},
 		{name: "corbado.js", file: "corbado.js"},
 		{name: "corbado-web-js.js", file: "corbado-web-js-3.5.0.min.js"},
@@ -111,6 +113,8 @@ func contentType(name string) (string, error) {
 		return "text/css; charset=utf-8", nil
 	case ".js":
 		return "text/javascript; charset=utf-8", nil
+	case ".svg":
+		return "image/svg+xml", nil
 	default:
 		return "", fmt.Errorf("assets: no content type known for %q", name)
 	}

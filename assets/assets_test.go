@@ -32,6 +32,8 @@ func TestURL(t *testing.T) {
 		{"app.css", "app.css", `^/assets/app\.([0-9a-f]{8})\.css$`},
 		{"passkeys.js", "passkeys.js", `^/assets/passkeys\.([0-9a-f]{8})\.js$`},
 		{"htmx.min.js", "htmx-2.0.11.min.js", `^/assets/htmx\.min\.([0-9a-f]{8})\.js$`},
+		{"copy.js", "copy.js", `^/assets/copy\.([0-9a-f]{8})\.js$`},
+		{"favicon.svg", "favicon.svg", `^/assets/favicon\.([0-9a-f]{8})\.svg$`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -70,6 +72,10 @@ func TestHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	stale := "/assets/app.00000000.css" // same shape, wrong hash
+	favicon, err := os.ReadFile("favicon.svg")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name, method, path string
@@ -80,6 +86,8 @@ func TestHandler(t *testing.T) {
 		{"css", http.MethodGet, a.URL("app.css"), 200, "text/css; charset=utf-8", css},
 		{"htmx", http.MethodGet, a.URL("htmx.min.js"), 200, "text/javascript; charset=utf-8", htmx},
 		{"passkeys js", http.MethodGet, a.URL("passkeys.js"), 200, "text/javascript; charset=utf-8", nil},
+		{"copy js", http.MethodGet, a.URL("copy.js"), 200, "text/javascript; charset=utf-8", nil},
+		{"favicon", http.MethodGet, a.URL("favicon.svg"), 200, "image/svg+xml", favicon},
 		{"head", http.MethodHead, a.URL("app.css"), 200, "text/css; charset=utf-8", []byte{}},
 		{"stripped prefix", http.MethodGet, strings.TrimPrefix(a.URL("app.css"), "/assets"), 200, "text/css; charset=utf-8", css},
 		{"unhashed name", http.MethodGet, "/assets/app.css", 404, "", nil},

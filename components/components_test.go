@@ -20,6 +20,8 @@ func testPage() Page {
 		HTMXURL: "/assets/htmx.min.5e6f7a8b.js",
 		JSURL:   "/assets/passkeys.9c0d1e2f.js",
 		UIURL:   "/assets/ui.3a4b5c6d.js",
+		CopyURL: "/assets/copy.7b8c9d0e.js",
+		IconURL: "/assets/favicon.0f1e2d3c.svg",
 	}
 }
 
@@ -113,9 +115,10 @@ func wantAttrs(t *testing.T, s *goquery.Selection, want map[string]string) {
 }
 
 type rendered struct {
-	name string
-	c    templ.Component
-	page bool
+	name   string
+	c      templ.Component
+	page   bool
+	static bool // shows no user data: nothing to escape
 }
 
 func allComponents() []rendered {
@@ -123,12 +126,16 @@ func allComponents() []rendered {
 	home := HomeView{UserID: "usr-1", Name: xss, Email: "ada@example.com"}
 	errv := ErrorView{Status: 400, Title: xss, Message: xss}
 	return []rendered{
-		{"LoginPage", LoginPage(testPage(), login), true},
-		{"LoginFragment", LoginFragment(login), false},
-		{"HomePage", HomePage(testPage(), home), true},
-		{"HomeFragment", HomeFragment(home), false},
-		{"ErrorPage", ErrorPage(testPage(), errv), true},
-		{"ErrorFragment", ErrorFragment(errv), false},
+		{"LoginPage", LoginPage(testPage(), login), true, false},
+		{"LoginFragment", LoginFragment(login), false, false},
+		{"HomePage", HomePage(testPage(), home), true, false},
+		{"HomeFragment", HomeFragment(home), false, false},
+		{"ErrorPage", ErrorPage(testPage(), errv), true, false},
+		{"ErrorFragment", ErrorFragment(errv), false, false},
+		{"LogoutPage", LogoutPage(testPage(), LogoutView{LoggedIn: true, Name: xss}), true, false},
+		{"LogoutFragment", LogoutFragment(LogoutView{LoggedIn: true, Name: xss}), false, false},
+		{"NotFoundPage", NotFoundPage(testPage()), true, true},
+		{"NotFoundFragment", NotFoundFragment(), false, true},
 	}
 }
 
@@ -159,7 +166,7 @@ func TestPagesAndFragments(t *testing.T) {
 			if strings.Contains(raw, xss) {
 				t.Errorf("unescaped %q in output", xss)
 			}
-			if !strings.Contains(doc.Text(), xss) && !strings.Contains(raw, `value="&lt;script&gt;`) {
+			if !tc.static && !strings.Contains(doc.Text(), xss) && !strings.Contains(raw, `value="&lt;script&gt;`) {
 				t.Errorf("escaped %q not shown as text", xss)
 			}
 
@@ -202,11 +209,14 @@ func TestPagesAndFragments(t *testing.T) {
 			if n := doc.Find(`head link[rel="stylesheet"][href="` + testPage().CSSURL + `"]`).Length(); n != 1 {
 				t.Errorf("stylesheet %s not linked", testPage().CSSURL)
 			}
-			scripts := doc.Find("head script")
-			if scripts.Length() != 3 {
-				t.Fatalf("want 3 head scripts, got %d", scripts.Length())
+			if n := doc.Find(`head link[rel="icon"][type="image/svg+xml"][href="` + testPage().IconURL + `"]`).Length(); n != 1 {
+				t.Errorf("SVG favicon %s not linked", testPage().IconURL)
 			}
-			for i, want := range []string{testPage().HTMXURL, testPage().UIURL, testPage().JSURL} {
+			scripts := doc.Find("head script")
+			if scripts.Length() != 4 {
+				t.Fatalf("want 4 head scripts, got %d", scripts.Length())
+			}
+			for i, want := range []string{testPage().HTMXURL, testPage().UIURL, testPage().CopyURL, testPage().JSURL} {
 				s := scripts.Eq(i)
 				if got := attr(t, s, "src"); got != want {
 					t.Errorf("script %d src = %q, want %q", i, got, want)
@@ -216,8 +226,13 @@ func TestPagesAndFragments(t *testing.T) {
 					t.Errorf("script %d has a nonce attribute without a nonce", i)
 				}
 			}
-			if doc.Find("header").Text() == "" || !strings.Contains(doc.Find("header").Text(), "Latchkey") {
-				t.Errorf("header does not name the product")
+			brand := doc.Find(`header a[href="/"]`)
+			if brand.Length() != 1 || norm(brand.Text()) != "Latchkey" {
+				t.Errorf("header link to / is named %q, want Latchkey", norm(brand.Text()))
+			}
+			mark := brand.Find("svg.brand-mark")
+			if mark.Length() != 1 || attr(t, mark, "aria-hidden") != "true" || attr(t, mark, "focusable") != "false" {
+				t.Errorf("brand mark: want one decorative svg.brand-mark (aria-hidden, focusable=false) in the header link")
 			}
 		})
 	}
@@ -234,9 +249,29 @@ func TestLayoutNonce(t *testing.T) {
 			}
 		})
 	}
-	if n := doc.Find("[nonce]").Length(); n != 4 {
-		t.Errorf("want 4 elements with a nonce, got %d", n)
+	if n := doc.Find("[nonce]").Length(); n != 5 {
+		t.Errorf("want 5 elements with a nonce (stylesheet, 4 scripts), got %d", n)
 	}
+}
+
+// A page built without the optional asset URLs has no empty src or href (which would load the page itself).
+func TestLayoutWithoutOptionalAssets(t *testing.T) {
+	p := testPage()
+	p.CopyURL, p.IconURL = "", ""
+	_, doc := render(t, LoginPage(p, LoginView{}))
+	if n := doc.Find(`link[rel="icon"]`).Length(); n != 0 {
+		t.Errorf("%d icon links without an icon URL", n)
+	}
+	if n := doc.Find("head script").Length(); n != 3 {
+		t.Errorf("want 3 head scripts without a copy script URL, got %d", n)
+	}
+	doc.Find("[src], [href]").Each(func(_ int, s *goquery.Selection) {
+		for _, a := range []string{"src", "href"} {
+			if v, ok := s.Attr(a); ok && v == "" {
+				t.Errorf("<%s> has an empty %s", goquery.NodeName(s), a)
+			}
+		}
+	})
 }
 
 func TestLayoutTitleWithoutPageTitle(t *testing.T) {
@@ -409,6 +444,7 @@ func TestHome(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, doc := render(t, HomeFragment(tc.v))
+			wantAttrs(t, byTestID(t, doc, "home"), map[string]string{"hx-history": "false", "data-page-title": "Home · Latchkey"})
 			if got := norm(doc.Find("h1").Text()); got != norm("Welcome, "+tc.v.Name) {
 				t.Errorf("heading = %q", got)
 			}
@@ -431,15 +467,42 @@ func TestHome(t *testing.T) {
 				if goquery.NodeName(dd) != "dd" {
 					t.Fatalf("<dt> %q not followed by <dd>", term)
 				}
-				if got := attr(t, dd, "data-testid"); got != want.testID {
+				// The value is the <dd> itself, or (the user ID, which has a Copy button) a <code> in it.
+				value := dd
+				if term == "User ID" {
+					value = dd.Children().First()
+					if goquery.NodeName(value) != "code" {
+						t.Fatalf("User ID value is a <%s>, want <code> (monospace)", goquery.NodeName(value))
+					}
+				}
+				if got := attr(t, value, "data-testid"); got != want.testID {
 					t.Errorf("%s data-testid = %q, want %q", term, got, want.testID)
 				}
-				if got := dd.Text(); got != want.value {
+				if got := value.Text(); got != want.value {
 					t.Errorf("%s = %q, want %q", term, got, want.value)
 				}
-				if dd.Children().Length() != 0 {
+				if value.Children().Length() != 0 {
 					t.Errorf("%s value rendered as markup", term)
 				}
+			}
+
+			// Copy user ID: rendered hidden (copy.js shows it: it needs JavaScript), copying the <code> by
+			// id, with a polite status for "Copied".
+			copyBtn := button(t, doc, "Copy user ID")
+			wantAttrs(t, copyBtn, map[string]string{"type": "button", "data-copy": "user-id-value"})
+			attr(t, copyBtn, "hidden")
+			if copyBtn.Closest("form").Length() != 0 {
+				t.Error("Copy user ID must not be inside a form")
+			}
+			if id := attr(t, doc.Find(`[data-testid="user-id"]`), "id"); id != "user-id-value" {
+				t.Errorf("user ID element id = %q, want user-id-value", id)
+			}
+			status := doc.Find("#" + attr(t, copyBtn, "data-copy-status"))
+			if status.Length() != 1 || attr(t, status, "role") != "status" || strings.TrimSpace(status.Text()) != "" {
+				t.Errorf("copy status: want one empty role=status element named by data-copy-status")
+			}
+			if status.Closest("[hidden]").Length() != 0 {
+				t.Error("copy status is inside a hidden element: it would not be announced")
 			}
 			logout := button(t, doc, "Log out")
 			form := logout.Closest("form")
@@ -483,6 +546,82 @@ func TestError(t *testing.T) {
 			back := doc.Find(`a[href="/"]`)
 			if back.Length() != 1 || norm(back.Text()) == "" {
 				t.Errorf("want one named link back to /")
+			}
+		})
+	}
+}
+
+// The 404 is a calm page, not an alarm: no role="alert", plain words and a link back to the start page.
+func TestNotFound(t *testing.T) {
+	_, doc := render(t, NotFoundFragment())
+	root := byTestID(t, doc, "not-found")
+	wantAttrs(t, root, map[string]string{
+		"data-status": "404", "data-page-title": "Page not found · Latchkey", "data-announce": "Page not found",
+	})
+	if got := norm(doc.Find("h1").Text()); got != "Page not found" {
+		t.Errorf("heading = %q, want Page not found", got)
+	}
+	if got := norm(byTestID(t, doc, "not-found-message").Text()); !strings.Contains(got, "There is nothing at this address.") {
+		t.Errorf("message = %q", got)
+	}
+	if n := doc.Find(`[role="alert"], .alert`).Length(); n != 0 {
+		t.Errorf("404 has %d alert elements, want none", n)
+	}
+	back := doc.Find(`a[href="/"]`)
+	if back.Length() != 1 || norm(back.Text()) != "Go to the start page" {
+		t.Errorf("want one link %q to /, got %d named %q", "Go to the start page", back.Length(), norm(back.Text()))
+	}
+}
+
+func TestLogoutPage(t *testing.T) {
+	corbado := &Corbado{ProjectID: "pro-123", FrontendSuffix: "example.com"}
+	tests := []struct {
+		name        string
+		v           LogoutView
+		wantTitle   string
+		wantHeading string
+		wantWords   string
+	}{
+		{"logged in", LogoutView{LoggedIn: true, Name: "Ada Lovelace"}, "Log out · Latchkey", "Log out", "You are logged in as Ada Lovelace."},
+		{"logged in, Corbado mode", LogoutView{LoggedIn: true, Name: "Ada", Corbado: corbado}, "Log out · Latchkey", "Log out", "You are logged in as Ada."},
+		{"logged out", LogoutView{}, "Logged out · Latchkey", "You are already logged out", "There is nothing to log out of on this device."},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, doc := render(t, LogoutFragment(tc.v))
+			root := byTestID(t, doc, "logout-page")
+			wantAttrs(t, root, map[string]string{"hx-history": "false", "data-page-title": tc.wantTitle})
+			if got := norm(doc.Find("h1").Text()); got != tc.wantHeading {
+				t.Errorf("heading = %q, want %q", got, tc.wantHeading)
+			}
+			if got := norm(byTestID(t, doc, "logout-message").Text()); !strings.Contains(got, tc.wantWords) {
+				t.Errorf("message = %q, want it to contain %q", got, tc.wantWords)
+			}
+			if !tc.v.LoggedIn {
+				if n := doc.Find("button, form").Length(); n != 0 {
+					t.Errorf("logged out: %d buttons or forms, want none", n)
+				}
+				login := doc.Find(`a[href="/"]`)
+				if login.Length() != 1 || norm(login.Text()) != "Log in" {
+					t.Errorf("logged out: want one link Log in to /")
+				}
+				return
+			}
+			form := button(t, doc, "Log out").Closest("form")
+			if form.Length() != 1 {
+				t.Fatal("Log out is not in a form")
+			}
+			wantAttrs(t, form, map[string]string{
+				"method": "post", "action": "/logout", "hx-post": "/logout", "hx-target": "#app", "hx-swap": "innerHTML",
+			})
+			_, corbadoLogout := form.Attr("data-corbado-logout")
+			if corbadoLogout != (tc.v.Corbado != nil) {
+				t.Errorf("data-corbado-logout = %v, want %v (only in Corbado mode)", corbadoLogout, tc.v.Corbado != nil)
+			}
+			if tc.v.Corbado != nil {
+				if got := attr(t, doc.Find("[data-corbado-project-id]"), "data-corbado-project-id"); got != "pro-123" {
+					t.Errorf("Corbado project id = %q", got)
+				}
 			}
 		})
 	}

@@ -28,6 +28,8 @@ type Page struct {
 	HTMXURL string
 	JSURL   string // the passkey ceremonies (embedded provider)
 	UIURL   string // orientation after swaps: title, focus, announcements (both modes)
+	CopyURL string // copy buttons (the user ID on the home page), both modes; no script tag when empty
+	IconURL string // the SVG favicon; no icon link when empty
 	Nonce   string
 	Corbado *Corbado // set in Corbado mode: the layout loads Corbado's bundle and our glue instead of JSURL
 }
@@ -59,6 +61,22 @@ type HomeView struct {
 	Name     string
 	Email    string
 	Corbado  *Corbado // set in Corbado mode: shows Corbado's passkey list and logs out of Corbado too
+}
+
+// LogoutView is the page at GET /logout, for someone who typed the address: a Log out button when
+// LoggedIn, otherwise the words that they are logged out already. Name is the logged-in user's.
+type LogoutView struct {
+	LoggedIn bool
+	Name     string
+	Corbado  *Corbado // set in Corbado mode: logging out ends the Corbado session too
+}
+
+// Title is the logout page's title: "Log out", or "Logged out" when there is nobody to log out.
+func (v LogoutView) Title() string {
+	if v.LoggedIn {
+		return "Log out"
+	}
+	return "Logged out"
 }
 
 // ErrorView is an error shown to the user in plain words. Status is the HTTP

@@ -479,8 +479,9 @@ func TestInfrastructureRoutes(t *testing.T) {
 	})
 	t.Run("not found", func(t *testing.T) {
 		resp, body := s.do(c, req{method: "GET", path: "/nope"})
-		if resp.StatusCode != 404 || !strings.Contains(alertText(t, body), "nothing at this address") {
-			t.Errorf("status %d alert %q", resp.StatusCode, alertText(t, body))
+		d := doc(t, body)
+		if resp.StatusCode != 404 || !strings.Contains(d.Find(`[data-testid="not-found-message"]`).Text(), "There is nothing at this address.") {
+			t.Errorf("status %d body %q", resp.StatusCode, body)
 		}
 	})
 	t.Run("security headers", func(t *testing.T) {

@@ -109,8 +109,11 @@ func (h *Handler) logRequests(next http.Handler) http.Handler {
 	})
 }
 
+// notFound answers an address with nothing at it: a calm page with plain words and a way back (no alert:
+// a mistyped link is not an error of the user's).
 func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
-	h.fail(w, r, http.StatusNotFound, "Page not found", "There is nothing at this address. Go back to the start page.", nil)
+	h.logFailure(r, http.StatusNotFound, nil)
+	h.render(w, r, http.StatusNotFound, components.NotFoundPage(h.page(r, "Page not found")), components.NotFoundFragment())
 }
 
 func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
@@ -130,10 +133,17 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("ok\n"))
 }
 
-// noFavicon answers the browser's automatic favicon request without a logged 404.
-func noFavicon(w http.ResponseWriter, _ *http.Request) {
+// favicon answers the automatic /favicon.ico request of browsers (and tools) that do not read the
+// layout's <link rel="icon">: a redirect to the SVG favicon at its content-hashed URL, cached for a day
+// only, since that URL changes with the icon. Never a logged 404.
+func (h *Handler) favicon(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=86400")
-	w.WriteHeader(http.StatusNoContent)
+	u := h.deps.Assets.URL("favicon.svg")
+	if u == "" {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	http.Redirect(w, r, u, http.StatusFound)
 }
 
 // limited refuses a client over its budget for class with 429, Retry-After and plain words: JSON for

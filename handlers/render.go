@@ -53,6 +53,8 @@ func (h *Handler) page(r *http.Request, title string) components.Page {
 		HTMXURL: h.deps.Assets.URL("htmx.min.js"),
 		JSURL:   h.deps.Assets.URL("passkeys.js"),
 		UIURL:   h.deps.Assets.URL("ui.js"),
+		CopyURL: h.deps.Assets.URL("copy.js"),
+		IconURL: h.deps.Assets.URL("favicon.svg"),
 		Nonce:   nonceFrom(r.Context()),
 		Corbado: h.deps.Corbado,
 	}

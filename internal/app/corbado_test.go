@@ -299,7 +299,7 @@ func TestCorbadoGlueLoadsBeforeBundle(t *testing.T) {
 			name, _, _ := strings.Cut(strings.TrimPrefix(src, "/assets/"), ".")
 			got = append(got, fmt.Sprintf("%s defer=%v", name, deferred))
 		})
-		want := []string{"htmx defer=true", "corbado defer=true", "corbado-web-js defer=true"}
+		want := []string{"htmx defer=true", "ui defer=true", "copy defer=true", "corbado defer=true", "corbado-web-js defer=true"}
 		if !slices.Equal(got, want) {
 			t.Errorf("GET %s (after redirects): head scripts %q, want %q", path, got, want)
 		}
