@@ -213,6 +213,100 @@
     form.requestSubmit();
   }
 
+  // ---- account page: add a passkey, Signal API ----------------------------
+
+  async function addPasskey() {
+    const begin = await postJSON("/account/passkeys/add/begin", {});
+    const pk = publicKeyFrom(begin);
+    const publicKey = {
+      ...pk,
+      challenge: fromBase64url(pk.challenge),
+      user: { ...pk.user, id: fromBase64url(pk.user.id) },
+    };
+    const exclude = withBinaryIds(pk.excludeCredentials);
+    if (exclude) publicKey.excludeCredentials = exclude;
+    const cred = await navigator.credentials.create({ publicKey });
+    if (!cred) throw new UserError(MESSAGES.generic);
+    const r = cred.response;
+    let transports = [];
+    if (typeof r.getTransports === "function") {
+      try {
+        transports = r.getTransports();
+      } catch (_) {
+        transports = [];
+      }
+    }
+    await postJSON("/account/passkeys/add/finish", {
+      id: cred.id,
+      rawId: toBase64url(cred.rawId),
+      type: cred.type,
+      authenticatorAttachment: cred.authenticatorAttachment || undefined,
+      clientExtensionResults: jsonSafe(cred.getClientExtensionResults()),
+      response: {
+        clientDataJSON: toBase64url(r.clientDataJSON),
+        attestationObject: toBase64url(r.attestationObject),
+        transports,
+      },
+    });
+  }
+
+  async function runAdd(button) {
+    const status = document.getElementById("account-passkey-status");
+    const box = document.getElementById("account-passkey-error");
+    if (button.disabled) return;
+    if (box) box.replaceChildren();
+    if (!supported()) {
+      if (box) box.textContent = MESSAGES.unsupported;
+      return;
+    }
+    button.disabled = true;
+    if (status) status.textContent = MESSAGES.waiting;
+    try {
+      await addPasskey();
+      if (status) status.textContent = "";
+      // Show the new list (the server renders it), then say what happened and keep focus on the section.
+      if (window.htmx) {
+        await window.htmx.ajax("GET", "/home", { target: "#app", swap: "innerHTML" });
+      } else {
+        location.reload();
+        return;
+      }
+      const heading = document.getElementById("passkeys-heading");
+      if (heading) heading.focus();
+      document.dispatchEvent(new CustomEvent("latchkey:announce", { detail: { message: "Passkey added" } }));
+    } catch (err) {
+      if (status) status.textContent = "";
+      let message = MESSAGES.generic;
+      if (err instanceof UserError) message = err.message;
+      else if (err && err.name === "NotAllowedError") message = MESSAGES.notCreated;
+      else if (err && err.name === "InvalidStateError") message = "This device already has a passkey for your account.";
+      else console.error("adding a passkey failed:", err);
+      if (box) box.textContent = message;
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // Tell the person's password manager which passkeys this site still accepts (so it drops deleted ones)
+  // and the account's current name. Feature-detected; silent where the Signal API is absent.
+  function signalAccount() {
+    const el = document.querySelector("[data-passkey-signal]");
+    const PKC = window.PublicKeyCredential;
+    if (!el || !PKC) return;
+    const rpId = el.dataset.rpId || location.hostname;
+    const userId = el.dataset.userId;
+    if (!userId) return;
+    if (typeof PKC.signalAllAcceptedCredentials === "function") {
+      const allAcceptedCredentialIds = (el.dataset.credentialIds || "").split(" ").filter(Boolean);
+      PKC.signalAllAcceptedCredentials({ rpId, userId, allAcceptedCredentialIds }).catch(() => {});
+    }
+    if (typeof PKC.signalCurrentUserDetails === "function") {
+      PKC.signalCurrentUserDetails({ rpId, userId, name: el.dataset.name || "", displayName: el.dataset.displayName || "" }).catch(
+        () => {},
+      );
+    }
+  }
+
   // ---- passkey autofill (conditional mediation) ---------------------------
 
   let autofill = null; // the AbortController of the pending autofill request, if any
@@ -430,6 +524,12 @@
   document.addEventListener("click", (event) => {
     const target = event.target instanceof Element ? event.target : null;
     if (!target) return;
+    const add = target.closest('button[data-passkey="add"]');
+    if (add) {
+      event.preventDefault();
+      runAdd(add);
+      return;
+    }
     const button = target.closest(LOGIN);
     if (button) {
       event.preventDefault();
@@ -462,6 +562,7 @@
   function ready() {
     checkSupport();
     startAutofill();
+    signalAccount();
   }
   document.addEventListener("htmx:load", ready);
   if (document.readyState === "loading") {

@@ -26,7 +26,9 @@
     if (!app) return;
     const root = app.querySelector("[data-page-title]");
     if (root && root.dataset.pageTitle) document.title = root.dataset.pageTitle;
-    const heading = app.querySelector("h1");
+    // data-focus names the element to focus instead of the page heading (the section an action changed).
+    const focusID = root && root.dataset.focus;
+    const heading = (focusID && document.getElementById(focusID)) || app.querySelector("h1");
     if (heading) {
       if (!heading.hasAttribute("tabindex")) heading.setAttribute("tabindex", "-1");
       heading.focus({ preventScroll: false });

@@ -52,11 +52,14 @@ type LoginView struct {
 	Email    string
 	Name     string
 	Corbado  *Corbado // set in Corbado mode: Corbado's UI replaces the sign-up form and log-in button
+	Busy     bool     // a prompt is open: the status says so, the passkey buttons are disabled (as passkeys.js does)
 }
 
 // HomeView is the logged-in user shown on the home page.
 type HomeView struct {
-	Announce string // what a screen reader hears after the swap, e.g. "Logged in as Ada"
+	Announce string       // what a screen reader hears after the swap, e.g. "Logged in as Ada"
+	Focus    string       // ID of the element that takes focus after the swap; "" for the page heading
+	Account  *AccountView // passkeys, sessions and activity; nil: none shown
 	UserID   string
 	Name     string
 	Email    string

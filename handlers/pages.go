@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey/components"
+	"github.com/latchkey/latchkey/internal/activity"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/verify"
@@ -49,13 +50,38 @@ func (h *Handler) homePage(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/")
 		return
 	}
-	h.renderHome(w, r, u, "")
+	// ?rename=ID and ?delete=ID open a passkey's rename form or delete confirmation (plain links and
+	// forms, so they work as full pages too).
+	st := homeState{renaming: r.URL.Query().Get("rename"), deleting: r.URL.Query().Get("delete")}
+	if st.renaming != "" || st.deleting != "" {
+		st.focus = "passkeys-heading"
+	}
+	h.renderHomeWith(w, r, http.StatusOK, u, st)
+}
+
+// homeState is what the home page shows besides the user: what to announce after the swap, where focus
+// goes, and the open passkey form or name error.
+type homeState struct {
+	announce, focus, renaming, deleting, nameError string
 }
 
 // renderHome renders the home page of u; announce is what a screen reader hears after the swap.
 func (h *Handler) renderHome(w http.ResponseWriter, r *http.Request, u session.User, announce string) {
-	v := components.HomeView{Announce: announce, UserID: u.ID, Name: u.Name, Email: u.Email, Corbado: h.deps.Corbado}
-	h.render(w, r, http.StatusOK, components.HomePage(h.page(r, "Home"), v), components.HomeFragment(v))
+	h.renderHomeWith(w, r, http.StatusOK, u, homeState{announce: announce})
+}
+
+func (h *Handler) renderHomeWith(w http.ResponseWriter, r *http.Request, status int, u session.User, st homeState) {
+	acc, err := h.account(r.Context(), u, st.renaming, st.deleting)
+	if err != nil {
+		h.fail(w, r, http.StatusInternalServerError, "Something went wrong", "We could not load your account. Please try again.", err)
+		return
+	}
+	if acc != nil {
+		acc.NameError = st.nameError
+	}
+	v := components.HomeView{Announce: st.announce, Focus: st.focus, UserID: u.ID, Name: u.Name, Email: u.Email,
+		Corbado: h.deps.Corbado, Account: acc}
+	h.render(w, r, status, components.HomePage(h.page(r, "Home"), v), components.HomeFragment(v))
 }
 
 // exchangeSession verifies the session JWT cookie once and turns it into a server-side session.
@@ -107,6 +133,7 @@ func (h *Handler) exchangeSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.InfoContext(r.Context(), "session started", "user_id", u.ID)
+	h.record(r.Context(), u.ID, activity.LogIn, "")
 	if !wantsFragment(r) {
 		redirect(w, r, "/home")
 		return

@@ -13,6 +13,7 @@ import (
 	"github.com/latchkey/latchkey/components"
 	"github.com/latchkey/latchkey/internal/provider"
 	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // Sessions is the app's server-side session store.
@@ -21,6 +22,7 @@ type Sessions interface {
 	Login(ctx context.Context, u session.User, d session.Device) (session.User, error)
 	User(ctx context.Context) (session.User, bool)
 	Logout(ctx context.Context) (session.User, error)
+	Rename(ctx context.Context, name string)
 }
 
 // Authenticator verifies a session JWT (once per login) and says who it belongs to.
@@ -35,6 +37,8 @@ type Ceremonies interface {
 	BeginLogin(ctx context.Context) (*protocol.CredentialAssertion, provider.Ceremony, error)
 	FinishLogin(ctx context.Context, c provider.Ceremony, body []byte) (provider.Issued, error)
 	Revoke(ctx context.Context, sid string) error
+	BeginAddPasskey(ctx context.Context, userID string) (*protocol.CredentialCreation, provider.Ceremony, error)
+	FinishAddPasskey(ctx context.Context, c provider.Ceremony, body []byte, userID string) (store.Passkey, error)
 }
 
 // KeySet publishes the embedded provider's public signing keys.
@@ -73,6 +77,13 @@ type Deps struct {
 	Secure          bool          // https public URL: Secure cookies, __Host- prefixes, HSTS
 	CeremonyKeys    [][]byte      // gorilla/securecookie hash and block keys for the ceremony cookie
 	CeremonyTimeout time.Duration // lifetime of the ceremony cookie
+
+	Dev bool // dev mode (LATCHKEY_DEV=true): the component gallery at /dev/components; off, /dev/ is 404
+
+	Account      AccountStore // the account page: passkeys, sessions; both modes
+	Activity     ActivityLog  // the account's activity log; both modes
+	PasskeyNames PasskeyNames // passkey provider names from the AAGUID list; nil: none
+	RPID         string       // the relying party ID, for the WebAuthn Signal API
 }
 
 // Handler holds the dependencies of every route.
@@ -98,11 +109,14 @@ func New(deps Deps) http.Handler {
 		{"GET /{$}", h.loginPage},
 		{"POST /{$}", h.loginWithoutJavaScript},
 		{"GET /home", h.homePage},
+		{"POST /account/sessions/revoke", h.revokeSession},
+		{"POST /account/sessions/revoke-others", h.revokeOtherSessions},
 		{"POST /auth/session", h.limited("exchange", h.exchangeSession)},
 		{"GET /logout", h.logoutPage},
 		{"POST /logout", h.logout},
 		{"GET /healthz", h.health},
 		{"GET /favicon.ico", h.favicon},
+		{"GET /dev/", h.dev}, // the component gallery in dev mode (dev.go); 404 otherwise
 		{"/", h.notFound},
 	}
 	if deps.Ceremonies != nil { // the embedded provider
@@ -114,6 +128,11 @@ func New(deps Deps) http.Handler {
 			// views never use up the button's; like every begin it writes nothing but the ceremony cookie.
 			route{"POST /passkeys/login/autofill", h.limited("autofill", h.loginBegin)},
 			route{"POST /passkeys/login/finish", h.limited("finish", h.loginFinish)},
+			route{"POST /account/passkeys/add/begin", h.limited("begin", h.addPasskeyBegin)},
+			route{"POST /account/passkeys/add/finish", h.limited("finish", h.addPasskeyFinish)},
+			route{"POST /account/passkeys/rename", h.renamePasskey},
+			route{"POST /account/passkeys/delete", h.deletePasskey},
+			route{"POST /account/name", h.changeName},
 		)
 	}
 	if deps.Keys != nil {
@@ -131,6 +150,7 @@ func New(deps Deps) http.Handler {
 
 	var app http.Handler = mux
 	app = deps.Sessions.Middleware(app)
+	app = h.requestOrigin(app)
 	app = csrf.Handler(app)
 	app = securityHeaders(app, deps.Secure, deps.ExtraCSP)
 	app = h.recoverer(app)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/latchkey/latchkey/assets"
 	"github.com/latchkey/latchkey/handlers"
+	"github.com/latchkey/latchkey/internal/aaguid"
 	"github.com/latchkey/latchkey/internal/activity"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/provider"
@@ -61,7 +62,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 }
 
 func (a *App) build(ctx context.Context, cfg config.Config) (http.Handler, error) {
-	static, err := assets.New()
+	newAssets := assets.New
+	if cfg.Dev {
+		// Dev mode: assets read from ./assets whenever they change, and the component gallery.
+		newAssets = func() (*assets.Assets, error) { return assets.NewFromDir("assets") }
+		a.log.WarnContext(ctx, "dev mode (LATCHKEY_DEV=true): component gallery at /dev/components, assets read from ./assets; do not use in production")
+	}
+	static, err := newAssets()
 	if err != nil {
 		return nil, fmt.Errorf("assets: %w", err)
 	}
@@ -70,8 +77,12 @@ func (a *App) build(ctx context.Context, cfg config.Config) (http.Handler, error
 		Assets: static,
 		Health: a.store.Ping,
 		Secure: cfg.Secure(),
+		Dev:    cfg.Dev,
 
 		TrustedProxies: cfg.TrustedProxies,
+		Account:        a.store,
+		Activity:       a.activity,
+		RPID:           cfg.RPID(),
 		Sessions: session.New(sessionStore{a.store.SessionStore()}, session.Options{
 			Secure:      cfg.Secure(),
 			Lifetime:    cfg.SessionLifetime,
@@ -120,6 +131,11 @@ func (a *App) embeddedDeps(ctx context.Context, cfg config.Config, deps *handler
 	verifier := verify.New(minter, verify.Options{Issuers: []string{cfg.Origin()}})
 	deps.Authenticator = &embeddedAuth{verifier: verifier, provider: prov}
 	deps.Ceremonies = prov
+	names, err := aaguid.New()
+	if err != nil {
+		return fmt.Errorf("passkey names: %w", err)
+	}
+	deps.PasskeyNames = names
 	deps.Keys = minter
 	deps.CeremonyKeys = [][]byte{hashKey, blockKey}
 	deps.CeremonyTimeout = cfg.CeremonyTimeout

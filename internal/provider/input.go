@@ -239,3 +239,12 @@ func subset(set, of []string) bool {
 	}
 	return true
 }
+
+// CleanName normalises and checks a display name with the sign-up rules (1–100 printable characters).
+func CleanName(raw string) (string, error) {
+	name, msg, why := cleanName(raw)
+	if msg != "" {
+		return "", &Error{Kind: KindInvalid, Code: CodeInvalidFields, Msg: msg, Fields: map[string]string{"name": msg}, Err: errors.New("name: " + why)}
+	}
+	return name, nil
+}

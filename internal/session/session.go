@@ -176,6 +176,9 @@ func (m *Manager) User(ctx context.Context) (User, bool) {
 	}, true
 }
 
+// Rename changes the name the session remembers for its user (after the person changed it).
+func (m *Manager) Rename(ctx context.Context, name string) { m.sm.Put(ctx, keyName, name) }
+
 // Logout ends the session: its data is destroyed in the store and the cookie is expired. It returns the
 // user who was logged in, if any, so the caller can revoke the provider session too.
 func (m *Manager) Logout(ctx context.Context) (User, error) {
