@@ -246,6 +246,18 @@ func (h *Handler) clearTokenCookies(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// relatedOrigins serves the WebAuthn related origins document, {"origins": [...]}: the other origins
+// whose pages browsers let use this site's passkeys. Without any it is a 404, like any missing page.
+func (h *Handler) relatedOrigins(w http.ResponseWriter, r *http.Request) {
+	if len(h.deps.RelatedOrigins) == 0 {
+		h.notFound(w, r)
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	writeJSONCached(w, map[string][]string{"origins": h.deps.RelatedOrigins})
+}
+
 func (h *Handler) jwks(w http.ResponseWriter, r *http.Request) {
 	body, err := h.deps.Keys.JWKS(r.Context())
 	if err != nil {

@@ -85,6 +85,12 @@ func (h *Handler) logFailure(r *http.Request, status int, err error) {
 	level(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", errText)
 }
 
+// writeJSONCached writes v as a 200 JSON answer, keeping the Cache-Control the caller set.
+func writeJSONCached(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

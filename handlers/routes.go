@@ -80,10 +80,11 @@ type Deps struct {
 
 	Dev bool // dev mode (LATCHKEY_DEV=true): the component gallery at /dev/components; off, /dev/ is 404
 
-	Account      AccountStore // the account page: passkeys, sessions; both modes
-	Activity     ActivityLog  // the account's activity log; both modes
-	PasskeyNames PasskeyNames // passkey provider names from the AAGUID list; nil: none
-	RPID         string       // the relying party ID, for the WebAuthn Signal API
+	Account        AccountStore // the account page: passkeys, sessions; both modes
+	Activity       ActivityLog  // the account's activity log; both modes
+	PasskeyNames   PasskeyNames // passkey provider names from the AAGUID list; nil: none
+	RPID           string       // the relying party ID, for the WebAuthn Signal API
+	RelatedOrigins []string     // served at /.well-known/webauthn; empty: 404
 }
 
 // Handler holds the dependencies of every route.
@@ -115,6 +116,7 @@ func New(deps Deps) http.Handler {
 		{"GET /logout", h.logoutPage},
 		{"POST /logout", h.logout},
 		{"GET /healthz", h.health},
+		{"GET /.well-known/webauthn", h.relatedOrigins},
 		{"GET /favicon.ico", h.favicon},
 		{"GET /dev/", h.dev}, // the component gallery in dev mode (dev.go); 404 otherwise
 		{"/", h.notFound},

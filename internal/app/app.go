@@ -34,6 +34,7 @@ type App struct {
 
 	remoteKeys *verify.RemoteKeys // Corbado mode
 	activity   *activity.Log
+	retention  time.Duration // how long the activity log keeps entries
 }
 
 // Store is the database (for tests and maintenance tools).
@@ -51,7 +52,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{store: st, log: log, activity: activity.New(st, log, nil)}
+	a := &App{store: st, log: log, activity: activity.New(st, log, nil), retention: cfg.ActivityRetention}
 	h, err := a.build(ctx, cfg)
 	if err != nil {
 		_ = st.Close()
@@ -83,6 +84,7 @@ func (a *App) build(ctx context.Context, cfg config.Config) (http.Handler, error
 		Account:        a.store,
 		Activity:       a.activity,
 		RPID:           cfg.RPID(),
+		RelatedOrigins: cfg.RelatedOrigins,
 		Sessions: session.New(sessionStore{a.store.SessionStore()}, session.Options{
 			Secure:      cfg.Secure(),
 			Lifetime:    cfg.SessionLifetime,
@@ -114,6 +116,7 @@ func (a *App) embeddedDeps(ctx context.Context, cfg config.Config, deps *handler
 		RPID:            cfg.RPID(),
 		RPName:          cfg.RPName,
 		Origin:          cfg.Origin(),
+		RelatedOrigins:  cfg.RelatedOrigins,
 		CeremonyTimeout: cfg.CeremonyTimeout,
 		SessionLifetime: cfg.SessionLifetime,
 	})
@@ -200,7 +203,7 @@ func (a *App) maintain(ctx context.Context) {
 	} else if n > 0 {
 		a.log.Debug("purged expired rows", "rows", n)
 	}
-	if n, err := a.activity.Prune(ctx, activity.DefaultMaxAge); err != nil && ctx.Err() == nil {
+	if n, err := a.activity.Prune(ctx, a.retention); err != nil && ctx.Err() == nil {
 		a.log.Error("pruning the activity log failed", "err", err)
 	} else if n > 0 {
 		a.log.Debug("pruned the activity log", "entries", n)

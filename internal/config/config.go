@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,14 @@ type Config struct {
 	// SecretKey (LATCHKEY_SECRET_KEY, or the contents of LATCHKEY_SECRET_KEY_FILE) encrypts the
 	// provider's private keys in the database; empty: they are stored unencrypted.
 	SecretKey Secret
+	// Dev (LATCHKEY_DEV=true) is development mode: the component gallery at /dev/components, assets read
+	// from ./assets on every change instead of the copies built into the binary, and no asset caching.
+	Dev bool
+	// RelatedOrigins (LATCHKEY_RELATED_ORIGINS) are other https origins whose pages may use this site's
+	// passkeys (WebAuthn related origin requests), published at /.well-known/webauthn.
+	RelatedOrigins []string
+	// ActivityRetention (LATCHKEY_ACTIVITY_RETENTION) is how long activity log entries are kept.
+	ActivityRetention time.Duration
 
 	Corbado Corbado
 }
@@ -62,6 +71,45 @@ const (
 	DefaultRPName          = "Latchkey"
 )
 
+// DefaultActivityRetention is how long activity log entries are kept unless LATCHKEY_ACTIVITY_RETENTION says.
+const DefaultActivityRetention = 180 * 24 * time.Hour
+
+// maxRelatedOrigins bounds LATCHKEY_RELATED_ORIGINS (browsers look at a handful of registrable domains).
+const maxRelatedOrigins = 50
+
+// relatedOrigins parses LATCHKEY_RELATED_ORIGINS: comma-separated https origins with a host name (no
+// path, query, user or IP address), each normalised to scheme://host[:port] and listed once.
+func relatedOrigins(raw string, bad func(string, ...any)) []string {
+	var out []string
+	for _, part := range strings.Split(raw, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		u, err := url.Parse(part)
+		switch {
+		case err != nil || u.Scheme != "https" || u.Host == "" || u.Hostname() == "":
+			bad("LATCHKEY_RELATED_ORIGINS: %q is not an https origin like https://shop.example.com", part)
+			continue
+		case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+			bad("LATCHKEY_RELATED_ORIGINS: %q must be an origin only (scheme, host and port; no path, query or user)", part)
+			continue
+		}
+		if _, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil {
+			bad("LATCHKEY_RELATED_ORIGINS: %q must use a host name, not an IP address", part)
+			continue
+		}
+		origin := "https://" + strings.ToLower(u.Host)
+		if !slices.Contains(out, origin) {
+			out = append(out, origin)
+		}
+	}
+	if len(out) > maxRelatedOrigins {
+		bad("LATCHKEY_RELATED_ORIGINS lists %d origins; at most %d are allowed", len(out), maxRelatedOrigins)
+	}
+	return out
+}
+
 // Vars lists every environment variable Latchkey reads, in the order .env.example documents them.
 func Vars() []string {
 	return []string{
@@ -70,6 +118,7 @@ func Vars() []string {
 		"LATCHKEY_SESSION_LIFETIME", "LATCHKEY_SESSION_IDLE_TIMEOUT", "LATCHKEY_RP_NAME",
 		"LATCHKEY_RATE_LIMIT", "LATCHKEY_TRUSTED_PROXIES", "LATCHKEY_SECRET_KEY", "LATCHKEY_SECRET_KEY_FILE",
 		"CORBADO_PROJECT_ID", "CORBADO_API_SECRET", "CORBADO_FRONTEND_API", "CORBADO_BACKEND_API",
+		"LATCHKEY_DEV", "LATCHKEY_RELATED_ORIGINS", "LATCHKEY_ACTIVITY_RETENTION",
 	}
 }
 
@@ -182,6 +231,15 @@ func Load(getenv func(string) string) (Config, error) {
 		bad("LATCHKEY_RP_NAME is longer than 64 characters")
 	}
 	c.SecretKey = loadSecretKey(get, bad)
+	switch raw := get("LATCHKEY_DEV", "false"); strings.ToLower(raw) {
+	case "true":
+		c.Dev = true
+	case "false":
+	default:
+		bad("LATCHKEY_DEV=%q must be true or false", raw)
+	}
+	c.RelatedOrigins = relatedOrigins(get("LATCHKEY_RELATED_ORIGINS", ""), bad)
+	c.ActivityRetention = duration("LATCHKEY_ACTIVITY_RETENTION", DefaultActivityRetention, time.Hour, 10*365*24*time.Hour)
 
 	c.Corbado = loadCorbado(get, bad)
 

@@ -248,3 +248,44 @@ func TestCorbadoConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestDevMode(t *testing.T) {
+	for _, tc := range []struct {
+		value   string
+		want    bool
+		problem string // "" = loads
+	}{
+		{"", false, ""},
+		{"true", true, ""},
+		{"TRUE", true, ""},
+		{" true ", true, ""},
+		{"false", false, ""},
+		{"False", false, ""},
+		{"yes", false, `LATCHKEY_DEV="yes" must be true or false`},
+		{"1", false, `LATCHKEY_DEV="1" must be true or false`},
+		{"on", false, `LATCHKEY_DEV="on" must be true or false`},
+	} {
+		t.Run(tc.value, func(t *testing.T) {
+			c, err := Load(env(map[string]string{"LATCHKEY_DEV": tc.value}))
+			if tc.problem == "" {
+				if err != nil {
+					t.Fatalf("LATCHKEY_DEV=%q: %v", tc.value, err)
+				}
+				if c.Dev != tc.want {
+					t.Errorf("LATCHKEY_DEV=%q: Dev = %v, want %v", tc.value, c.Dev, tc.want)
+				}
+				return
+			}
+			var cerr *Error
+			if !errors.As(err, &cerr) || len(cerr.Problems) != 1 || cerr.Problems[0] != tc.problem {
+				t.Errorf("LATCHKEY_DEV=%q: err = %v, want exactly the problem %q", tc.value, err, tc.problem)
+			}
+		})
+	}
+	// A bad LATCHKEY_DEV is listed with the other problems, not instead of them.
+	_, err := Load(env(map[string]string{"LATCHKEY_DEV": "maybe", "LATCHKEY_LOG_LEVEL": "loud"}))
+	var cerr *Error
+	if !errors.As(err, &cerr) || len(cerr.Problems) != 2 {
+		t.Errorf("err = %v, want two problems (LATCHKEY_LOG_LEVEL and LATCHKEY_DEV)", err)
+	}
+}

@@ -16,8 +16,8 @@ import (
 )
 
 // fzSeed turns a partial environment into FuzzConfigLoad arguments, one per name in vars.
-func fzSeed(vars []string, env map[string]string) [18]string {
-	var args [18]string
+func fzSeed(vars []string, env map[string]string) [21]string {
+	var args [21]string
 	for i, k := range vars {
 		args[i] = env[k]
 	}
@@ -38,7 +38,8 @@ func FuzzConfigLoad(f *testing.F) {
 		"LATCHKEY_LOG_LEVEL,LATCHKEY_CEREMONY_TIMEOUT,LATCHKEY_TOKEN_TTL," +
 		"LATCHKEY_SESSION_LIFETIME,LATCHKEY_SESSION_IDLE_TIMEOUT,LATCHKEY_RP_NAME," +
 		"LATCHKEY_RATE_LIMIT,LATCHKEY_TRUSTED_PROXIES,LATCHKEY_SECRET_KEY,LATCHKEY_SECRET_KEY_FILE," +
-		"CORBADO_PROJECT_ID,CORBADO_API_SECRET,CORBADO_FRONTEND_API,CORBADO_BACKEND_API"; strings.Join(vars, ",") != want {
+		"CORBADO_PROJECT_ID,CORBADO_API_SECRET,CORBADO_FRONTEND_API,CORBADO_BACKEND_API," +
+		"LATCHKEY_DEV,LATCHKEY_RELATED_ORIGINS,LATCHKEY_ACTIVITY_RETENTION"; strings.Join(vars, ",") != want {
 		f.Fatalf("config.Vars() = %q: update FuzzConfigLoad's arguments to match", vars)
 	}
 	for _, env := range []map[string]string{
@@ -85,17 +86,23 @@ func FuzzConfigLoad(f *testing.F) {
 		{"LATCHKEY_SECRET_KEY_FILE": "c2VjcmV0LWtleS10aGF0LWlzLWxvbmctZW5vdWdoLTEyMzQ=\n"},
 		{"LATCHKEY_SECRET_KEY_FILE": "short-file-secret"},
 		{"LATCHKEY_SECRET_KEY": "both-set-secret-value-long-enough-0123456789", "LATCHKEY_SECRET_KEY_FILE": "x"},
+		{"LATCHKEY_DEV": "true"},
+		{"LATCHKEY_DEV": "yes"},
+		{"LATCHKEY_RELATED_ORIGINS": "https://shop.example.com, https://Example.co.uk:8443"},
+		{"LATCHKEY_RELATED_ORIGINS": "http://x.example, https://1.2.3.4, https://a.example/path, https://u:p@b.example"},
+		{"LATCHKEY_ACTIVITY_RETENTION": "720h"},
+		{"LATCHKEY_ACTIVITY_RETENTION": "1m"},
 	} {
 		a := fzSeed(vars, env)
-		f.Add(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17])
+		f.Add(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20])
 	}
 
 	f.Fuzz(func(t *testing.T, addr, publicURL, databaseURL, redisURL, logLevel, ceremonyTimeout, tokenTTL,
 		sessionLifetime, sessionIdle, rpName, rateLimit, trustedProxies, secretKey, secretKeyFile,
-		projectID, apiSecret, frontendAPI, backendAPI string) {
+		projectID, apiSecret, frontendAPI, backendAPI, dev, relatedOrigins, activityRetention string) {
 		values := []string{addr, publicURL, databaseURL, redisURL, logLevel, ceremonyTimeout, tokenTTL,
 			sessionLifetime, sessionIdle, rpName, rateLimit, trustedProxies, secretKey, secretKeyFile,
-			projectID, apiSecret, frontendAPI, backendAPI}
+			projectID, apiSecret, frontendAPI, backendAPI, dev, relatedOrigins, activityRetention}
 		env := map[string]string{}
 		for i, k := range vars {
 			env[k] = values[i]
@@ -122,6 +129,17 @@ func FuzzConfigLoad(f *testing.F) {
 			return
 		}
 		fzCheckConfig(t, c)
+		if want := strings.EqualFold(strings.TrimSpace(dev), "true"); c.Dev != want {
+			t.Errorf("LATCHKEY_DEV=%q gave Dev %v", dev, c.Dev)
+		}
+		for _, o := range c.RelatedOrigins {
+			if !strings.HasPrefix(o, "https://") || strings.ContainsAny(o[len("https://"):], "/?#@ ") || o != strings.ToLower(o) {
+				t.Errorf("LATCHKEY_RELATED_ORIGINS=%q gave origin %q", relatedOrigins, o)
+			}
+		}
+		if c.ActivityRetention < time.Hour {
+			t.Errorf("LATCHKEY_ACTIVITY_RETENTION=%q gave %v", activityRetention, c.ActivityRetention)
+		}
 	})
 }
 

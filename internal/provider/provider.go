@@ -63,6 +63,7 @@ type Options struct {
 	RPID            string        // e.g. "localhost"
 	RPName          string        // shown in passkey prompts
 	Origin          string        // e.g. "http://localhost:8080"
+	RelatedOrigins  []string      // other origins whose pages may use this site's passkeys (related origin requests)
 	CeremonyTimeout time.Duration // how long a passkey prompt may take; enforced server-side
 	SessionLifetime time.Duration // lifetime of a provider session (the "sid" of the JWT)
 	Now             func() time.Time
@@ -93,7 +94,7 @@ func New(deps Dependencies, opts Options) (*Provider, error) {
 	wa, err := webauthn.New(&webauthn.Config{
 		RPID:                  opts.RPID,
 		RPDisplayName:         opts.RPName,
-		RPOrigins:             []string{opts.Origin},
+		RPOrigins:             append([]string{opts.Origin}, opts.RelatedOrigins...),
 		AttestationPreference: protocol.PreferNoAttestation,
 		AuthenticatorSelection: protocol.AuthenticatorSelection{
 			RequireResidentKey: protocol.ResidentKeyRequired(),
