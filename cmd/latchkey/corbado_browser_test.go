@@ -273,7 +273,7 @@ func TestBrowserCorbadoLogoutClearsDomainCookie(t *testing.T) {
 
 	browsertest.Step(t, ctx, "log out",
 		chromedp.Click(browsertest.Button("Log out"), chromedp.BySearch),
-		browsertest.WaitText("Sign up or log in"),
+		browsertest.WaitText("Log in to Latchkey"),
 		browsertest.WaitPath("/"),
 	)
 	time.Sleep(1500 * time.Millisecond) // a hand-over of a surviving cookie would happen meanwhile
@@ -297,7 +297,7 @@ func TestBrowserCorbadoLogoutClearsDomainCookie(t *testing.T) {
 
 	browsertest.Step(t, ctx, "open the login page again",
 		chromedp.Navigate(app+"/"),
-		browsertest.WaitText("Sign up or log in"),
+		browsertest.WaitText("Log in to Latchkey"),
 	)
 	time.Sleep(1500 * time.Millisecond)
 	if text, err := browsertest.PageText(ctx); err != nil || strings.Contains(text, "User ID") || exchanges(t, ctx) != 0 {
