@@ -57,7 +57,18 @@ func rowButton(text, name string) string {
 // at its next click) and logs out everywhere else.
 func TestBrowserAccountPage(t *testing.T) {
 	browsertest.Chromium(t)
-	base := startServer(t, map[string]string{"LATCHKEY_CEREMONY_TIMEOUT": "5s"})
+	t.Run("sqlite", func(t *testing.T) { accountPage(t, nil) })
+	t.Run("postgres", func(t *testing.T) {
+		accountPage(t, map[string]string{"LATCHKEY_DATABASE_URL": postgresSchema(t)})
+	})
+}
+
+func accountPage(t *testing.T, env map[string]string) {
+	if env == nil {
+		env = map[string]string{}
+	}
+	env["LATCHKEY_CEREMONY_TIMEOUT"] = "5s"
+	base := startServer(t, env)
 	ctx := browsertest.NewBrowser(t)
 	noAutofill(t, ctx)
 	recordSignals(t, ctx)
