@@ -3,14 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"image"
 	"image/png"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +136,51 @@ func signUp(email, name string) []chromedp.Action {
 	}
 }
 
+// galleryStructures fetches every state page the gallery index frames and groups their URLs by markup
+// structure: the document with its text reduced to a marker for "some text" and the values of attributes
+// other than class, role, dir, lang, type, hidden, id and aria-* dropped. States that differ only in
+// their words share a structure. Each group lists its URLs in gallery order; the map is keyed by the first.
+func galleryStructures(t *testing.T, base, index string) map[string][]string {
+	t.Helper()
+	frameSrc := regexp.MustCompile(`<iframe[^>]*\ssrc="([^"]+)"`)
+	text := regexp.MustCompile(`>[^<]*<`)
+	attr := regexp.MustCompile(`\s([a-zA-Z][a-zA-Z0-9_:-]*)="[^"]*"`)
+	keep := regexp.MustCompile(`^(class|role|dir|lang|type|hidden|id|aria-[a-z]+)$`)
+	byStructure := map[string]string{} // structure -> first URL
+	groups := map[string][]string{}
+	matches := frameSrc.FindAllStringSubmatch(index, -1)
+	if len(matches) == 0 {
+		t.Fatal("the gallery index frames no state pages")
+	}
+	for _, m := range matches {
+		src := html.UnescapeString(m[1])
+		status, page := httpStatus(t, base+src)
+		if status != http.StatusOK {
+			t.Fatalf("GET %s: status %d, want 200", src, status)
+		}
+		structure := text.ReplaceAllStringFunc(page, func(s string) string {
+			if strings.TrimSpace(s[1:len(s)-1]) == "" {
+				return "><"
+			}
+			return ">T<"
+		})
+		structure = attr.ReplaceAllStringFunc(structure, func(s string) string {
+			if name := attr.FindStringSubmatch(s)[1]; !keep.MatchString(name) {
+				return " " + name
+			}
+			return s
+		})
+		first, ok := byStructure[structure]
+		if !ok {
+			first = src
+			byStructure[structure] = src
+		}
+		groups[first] = append(groups[first], src)
+	}
+	t.Logf("gallery: %d states, %d distinct structures", len(matches), len(groups))
+	return groups
+}
+
 // TestBrowserAccessibility runs axe-core (WCAG 2.0–2.2 A and AA) on every page of the real server, in
 // light and dark and at desktop and phone widths, and checks that no page scrolls sideways at 375 or
 // 320 px: the login page, the 404 page, the sign-up refused for want of JavaScript, the home page of a
@@ -206,7 +254,9 @@ func TestBrowserAccessibility(t *testing.T) {
 	})
 
 	timed("dev components", func(t *testing.T) {
-		// The component gallery exists only in dev mode (LATCHKEY_DEV=true), on its own server.
+		// The component gallery exists only in dev mode (LATCHKEY_DEV=true), on a server of its own that
+		// reads the assets from ./assets, so it runs from the repository root.
+		t.Chdir(moduleRoot(t))
 		devBase := startServer(t, map[string]string{"LATCHKEY_DEV": "true"})
 		if status, _ := httpStatus(t, devBase+"/dev/components"); status == http.StatusNotFound {
 			t.Log("GET /dev/components with LATCHKEY_DEV=true: 404; no component gallery to check yet")
@@ -215,6 +265,15 @@ func TestBrowserAccessibility(t *testing.T) {
 			t.Fatalf("GET /dev/components with LATCHKEY_DEV=true: status %d, want 200", status)
 		}
 		reset(t)
+		// Each state is a page of its own in a (lazy) frame; many differ only in their words (26 login
+		// messages). Axe runs on the index in both schemes, then in one frame of each distinct markup
+		// structure: loading and testing all of them would take half a minute.
+		_, index := httpStatus(t, devBase+"/dev/components")
+		groups := galleryStructures(t, devBase, index)
+		reps := make([]string, 0, len(groups))
+		for _, g := range groups {
+			reps = append(reps, g[0])
+		}
 		step(t, "open /dev/components", chromedp.Navigate(devBase+"/dev/components"), chromedp.WaitReady("body"))
 		for _, scheme := range []string{"light", "dark"} {
 			t.Run(scheme, func(t *testing.T) {
@@ -228,6 +287,40 @@ func TestBrowserAccessibility(t *testing.T) {
 				}
 			})
 		}
+		// Each frame's page sets its own theme (?theme=light or dark), so one pass covers both.
+		t.Run("states", func(t *testing.T) {
+			repsJSON, err := json.Marshal(reps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			step(t, "keep one frame per structure and load them",
+				chromedp.Evaluate(fmt.Sprintf(`(() => { const keep = new Set(%s);
+  document.querySelectorAll("iframe").forEach((f) => { if (keep.has(f.getAttribute("src"))) f.loading = "eager"; else f.remove(); });
+  return true; })()`, repsJSON), nil),
+				chromedp.Poll(`[...document.querySelectorAll("iframe")].every((f) => { try {
+  const d = f.contentDocument;
+  return d && d.readyState === "complete" && d.location.href !== "about:blank" && d.body && d.body.children.length > 0;
+} catch (e) { return false; } })`, nil, chromedp.WithPollingInterval(100*time.Millisecond)),
+			)
+			results, err := browsertest.AxeFrames(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(results) != len(reps) {
+				t.Fatalf("axe ran in %d frames, want the %d kept", len(results), len(reps))
+			}
+			for _, r := range results {
+				if len(r.Violations) == 0 {
+					continue
+				}
+				url := strings.TrimPrefix(r.URL, devBase)
+				same := ""
+				if more := groups[url][1:]; len(more) > 0 {
+					same = fmt.Sprintf(" (and %d more states of the same structure, such as %s)", len(more), more[0])
+				}
+				t.Errorf("%s%s: %d axe violation(s):\n%s", url, same, len(r.Violations), browsertest.FormatViolations(r.Violations))
+			}
+		})
 	})
 
 	// axe is injected over DevTools and must not trip the pages' Content Security Policy.
@@ -237,33 +330,40 @@ func TestBrowserAccessibility(t *testing.T) {
 	}
 }
 
+// moduleRoot is the directory holding go.mod, found upwards from the working directory.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		} else if !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
 // screenshotDir is where TestBrowserScreenshots writes: $LATCHKEY_SCREENSHOTS (a relative path is taken
 // from the module root, so `LATCHKEY_SCREENSHOTS=docs go test ./cmd/latchkey/` writes into ./docs), or
 // a temporary directory.
 func screenshotDir(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("LATCHKEY_SCREENSHOTS")
-	if dir == "" {
+	switch {
+	case dir == "":
 		return t.TempDir()
-	}
-	if filepath.IsAbs(dir) {
+	case filepath.IsAbs(dir):
 		return dir
-	}
-	root, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
-			return filepath.Join(root, dir)
-		} else if !errors.Is(err, os.ErrNotExist) {
-			t.Fatal(err)
-		}
-		parent := filepath.Dir(root)
-		if parent == root {
-			t.Fatalf("LATCHKEY_SCREENSHOTS=%s: no go.mod above the working directory", dir)
-		}
-		root = parent
+	default:
+		return filepath.Join(moduleRoot(t), dir)
 	}
 }
 

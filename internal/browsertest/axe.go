@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -71,10 +73,11 @@ func FormatViolations(vs []Violation) string {
 
 // axeRunJS runs axe on the whole document with the tags of %s (a JSON array) and returns the violations
 // as a JSON string shaped like []Violation. Only violations are collected (resultTypes), which keeps the
-// run short.
+// run short. Frames are not entered (iframes: false): axe would wait for an axe inside each of them, and
+// time out; [AxeFrames] runs axe in each frame instead.
 const axeRunJS = `(async () => {
   const cut = (s, n) => { s = String(s || "").replace(/\s+/g, " ").trim(); return s.length > n ? s.slice(0, n - 1) + "…" : s; };
-  const r = await axe.run(document, {runOnly: {type: "tag", values: %s}, resultTypes: ["violations"]});
+  const r = await axe.run(document, {runOnly: {type: "tag", values: %s}, resultTypes: ["violations"], iframes: false});
   return JSON.stringify(r.violations.map((v) => ({
     id: v.id, impact: v.impact || "", help: v.help, helpUrl: v.helpUrl,
     nodes: v.nodes.map((n) => ({
@@ -95,57 +98,114 @@ const settleJS = `document.readyState === "complete" && (!document.fonts || docu
 // axeSettleTimeout bounds the wait for animations before an axe run; after it axe runs anyway.
 const axeSettleTimeout = 3 * time.Second
 
-// Axe runs axe-core on the page of ctx and returns the rules it violates; an empty result means none.
-// With no tags it runs [DefaultAxeTags]. axe is injected with Runtime.evaluate when the page does not
-// hold it yet; DevTools evaluation is not governed by the page's Content Security Policy, so a strict
-// script-src does not block it, and axe itself loads nothing. It first waits (briefly) for running
-// transitions to end, so emulated colour-scheme changes have taken effect.
+// Axe runs axe-core on the document of ctx (its main frame, not the frames inside it: see [AxeFrames])
+// and returns the rules it violates; an empty result means none. With no tags it runs [DefaultAxeTags].
+// axe is injected with Runtime.evaluate when the page does not hold it yet; DevTools evaluation is not
+// governed by the page's Content Security Policy, so a strict script-src does not block it, and axe
+// itself loads nothing. It first waits (briefly) for running transitions to end, so emulated
+// colour-scheme changes have taken effect.
 func Axe(ctx context.Context, tags ...string) ([]Violation, error) {
+	var vs []Violation
+	err := chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error {
+		var err error
+		vs, err = axeIn(ctx, 0, tags)
+		return err
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("axe: %w", err)
+	}
+	return vs, nil
+}
+
+// FrameViolations are the rules axe found violated in one frame.
+type FrameViolations struct {
+	URL        string // the frame's document
+	Violations []Violation
+}
+
+// AxeFrames runs axe-core, as [Axe] does, in every frame inside the page of ctx (not the main document),
+// each in an isolated world of its own: the frame's scripts, globals and Content Security Policy are
+// left alone. It returns one entry per frame, in document order, violations or not. A frame is tested
+// as it is: load lazy frames first (a frame not loaded yet shows about:blank). Frames from another
+// site (out-of-process) cannot be entered and make it fail.
+func AxeFrames(ctx context.Context, tags ...string) ([]FrameViolations, error) {
+	var out []FrameViolations
+	err := chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error {
+		tree, err := page.GetFrameTree().Do(ctx)
+		if err != nil {
+			return fmt.Errorf("frame tree: %w", err)
+		}
+		var frames []*cdp.Frame
+		var walk func(children []*page.FrameTree)
+		walk = func(children []*page.FrameTree) {
+			for _, c := range children {
+				frames = append(frames, c.Frame)
+				walk(c.ChildFrames)
+			}
+		}
+		walk(tree.ChildFrames)
+		for _, f := range frames {
+			url := f.URL + f.URLFragment
+			world, err := page.CreateIsolatedWorld(f.ID).WithWorldName("browsertest-axe").Do(ctx)
+			if err != nil {
+				return fmt.Errorf("frame %s: isolated world: %w", url, err)
+			}
+			vs, err := axeIn(ctx, world, tags)
+			if err != nil {
+				return fmt.Errorf("frame %s: %w", url, err)
+			}
+			out = append(out, FrameViolations{URL: url, Violations: vs})
+		}
+		return nil
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("axe in frames: %w", err)
+	}
+	return out, nil
+}
+
+// axeIn injects axe into the execution context world (0: the main frame's page context) if needed,
+// waits for the page to settle and runs it.
+func axeIn(ctx context.Context, world runtime.ExecutionContextID, tags []string) ([]Violation, error) {
 	if len(tags) == 0 {
 		tags = DefaultAxeTags()
 	}
 	tagsJSON, err := json.Marshal(tags)
 	if err != nil {
-		return nil, fmt.Errorf("axe: %w", err)
+		return nil, err
+	}
+	if err := injectAxe(ctx, world); err != nil {
+		return nil, err
+	}
+	waitSettled(ctx, world)
+	res, err := evaluate(ctx, world, fmt.Sprintf(axeRunJS, tagsJSON), true)
+	if err != nil {
+		return nil, fmt.Errorf("run: %w", err)
 	}
 	var out string
-	err = chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error {
-		if err := injectAxe(ctx); err != nil {
-			return err
-		}
-		waitSettled(ctx)
-		res, err := evaluate(ctx, fmt.Sprintf(axeRunJS, tagsJSON), true)
-		if err != nil {
-			return fmt.Errorf("run: %w", err)
-		}
-		if err := json.Unmarshal(res.Value, &out); err != nil {
-			return fmt.Errorf("read the result %.200s: %w", res.Value, err)
-		}
-		return nil
-	}))
-	if err != nil {
-		return nil, fmt.Errorf("axe: %w", err)
+	if err := json.Unmarshal(res.Value, &out); err != nil {
+		return nil, fmt.Errorf("read the result %.200s: %w", res.Value, err)
 	}
 	var vs []Violation
 	if err := json.Unmarshal([]byte(out), &vs); err != nil {
-		return nil, fmt.Errorf("axe: decode violations: %w", err)
+		return nil, fmt.Errorf("decode violations: %w", err)
 	}
 	return vs, nil
 }
 
-// injectAxe evaluates axe's source in the page unless this version of axe is already there.
-func injectAxe(ctx context.Context) error {
-	res, err := evaluate(ctx, `typeof axe === "object" && axe !== null && axe.version === "`+AxeVersion+`"`, false)
+// injectAxe evaluates axe's source in world unless this version of axe is already there.
+func injectAxe(ctx context.Context, world runtime.ExecutionContextID) error {
+	res, err := evaluate(ctx, world, `typeof axe === "object" && axe !== null && axe.version === "`+AxeVersion+`"`, false)
 	if err != nil {
 		return fmt.Errorf("look for axe: %w", err)
 	}
 	if string(res.Value) == "true" {
 		return nil
 	}
-	if _, err := evaluate(ctx, axeSource, false); err != nil {
+	if _, err := evaluate(ctx, world, axeSource, false); err != nil {
 		return fmt.Errorf("inject axe %s: %w", AxeVersion, err)
 	}
-	res, err = evaluate(ctx, `typeof axe === "object" && axe !== null ? axe.version : ""`, false)
+	res, err = evaluate(ctx, world, `typeof axe === "object" && axe !== null ? axe.version : ""`, false)
 	if err != nil {
 		return fmt.Errorf("look for axe: %w", err)
 	}
@@ -155,11 +215,11 @@ func injectAxe(ctx context.Context) error {
 	return nil
 }
 
-// waitSettled waits until settleJS holds or axeSettleTimeout passes.
-func waitSettled(ctx context.Context) {
+// waitSettled waits until settleJS holds in world or axeSettleTimeout passes.
+func waitSettled(ctx context.Context, world runtime.ExecutionContextID) {
 	deadline := time.Now().Add(axeSettleTimeout)
 	for {
-		res, err := evaluate(ctx, settleJS, false)
+		res, err := evaluate(ctx, world, settleJS, false)
 		if err == nil && string(res.Value) == "true" || time.Now().After(deadline) {
 			return
 		}
@@ -171,12 +231,14 @@ func waitSettled(ctx context.Context) {
 	}
 }
 
-// evaluate runs expression in the page and returns its value; a thrown exception is an error.
-func evaluate(ctx context.Context, expression string, awaitPromise bool) (*runtime.RemoteObject, error) {
-	res, exc, err := runtime.Evaluate(expression).
-		WithReturnByValue(true).
-		WithAwaitPromise(awaitPromise).
-		Do(ctx)
+// evaluate runs expression in world (0: the main frame's page context) and returns its value; a thrown
+// exception is an error.
+func evaluate(ctx context.Context, world runtime.ExecutionContextID, expression string, awaitPromise bool) (*runtime.RemoteObject, error) {
+	p := runtime.Evaluate(expression).WithReturnByValue(true).WithAwaitPromise(awaitPromise)
+	if world != 0 {
+		p = p.WithContextID(world)
+	}
+	res, exc, err := p.Do(ctx)
 	if err != nil {
 		return nil, err
 	}

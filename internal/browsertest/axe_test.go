@@ -2,6 +2,7 @@ package browsertest_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"image/png"
@@ -68,7 +69,8 @@ func TestAppDoesNotImportBrowsertest(t *testing.T) {
 const appLikeCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-// newStrictServer serves files (path → content) on http://localhost:PORT with appLikeCSP.
+// newStrictServer serves files (path → content) on http://localhost:PORT with appLikeCSP; paths under
+// /frames may frame, and be framed by, the same origin.
 func newStrictServer(t *testing.T, files map[string]string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "localhost:0")
@@ -85,8 +87,12 @@ func newStrictServer(t *testing.T, files map[string]string) string {
 		if strings.HasSuffix(r.URL.Path, ".css") {
 			ctype = "text/css; charset=utf-8"
 		}
+		policy := appLikeCSP
+		if strings.HasPrefix(r.URL.Path, "/frames") { // pages in frames, and the page framing them
+			policy = strings.Replace(policy, "frame-ancestors 'none'", "frame-ancestors 'self'; frame-src 'self'", 1)
+		}
 		w.Header().Set("Content-Type", ctype)
-		w.Header().Set("Content-Security-Policy", appLikeCSP)
+		w.Header().Set("Content-Security-Policy", policy)
 		_, _ = w.Write([]byte(body))
 	}))
 	srv.Listener.Close()
@@ -120,7 +126,8 @@ func violationIDs(vs []browsertest.Violation) []string {
 }
 
 // Axe is injected into pages whose CSP allows no inline or eval'd script, without a CSP violation, finds
-// what it should (and only with the tags asked for), and reports the failing elements.
+// what it should (and only with the tags asked for), and reports the failing elements; AxeFrames does
+// the same inside frames.
 func TestAxeUnderStrictCSP(t *testing.T) {
 	localhostBase := func(base string) string { // passkeys need localhost; keep the habit
 		return strings.Replace(base, "127.0.0.1", "localhost", 1)
@@ -130,6 +137,10 @@ func TestAxeUnderStrictCSP(t *testing.T) {
 		"/clean":     styledPage("Clean", `<h1>Hello</h1><label for="e">Email</label><input id="e" type="email">`),
 		"/broken": styledPage("Broken", `<h1>Broken</h1><img src="data:image/gif;base64,R0lGODlhAQABAAAAACw="><input id="nolabel" type="text">`+
 			`<p class="low">faint</p>`),
+		"/frames": styledPage("Frames", `<h1>Frames</h1>`+
+			`<iframe src="/frames/clean" title="Clean"></iframe><iframe src="/frames/broken" title="Broken"></iframe>`),
+		"/frames/clean":  styledPage("Clean", `<h1>Clean</h1>`),
+		"/frames/broken": styledPage("Broken", `<h1>Broken</h1><input id="nolabel" type="text">`),
 	}))
 	ctx := browsertest.NewBrowser(t)
 	csp := browsertest.WatchCSP(t, ctx)
@@ -177,6 +188,8 @@ func TestAxeUnderStrictCSP(t *testing.T) {
 	if got, want := violationIDs(vs), []string{"image-alt", "label"}; !slices.Equal(got, want) {
 		t.Errorf("wcag2a only: violations %q, want %q", got, want)
 	}
+
+	t.Run("frames", func(t *testing.T) { axeFrames(t, ctx, base) })
 
 	time.Sleep(200 * time.Millisecond) // violation events are dispatched asynchronously
 	if v := csp.Violations(); len(v) != 0 {
@@ -260,5 +273,48 @@ func TestEmulationOverflowAndScreenshot(t *testing.T) {
 	}
 	if !o.Overflows() || o.InnerWidth != 375 || len(o.Culprits) != 1 || !strings.HasPrefix(o.Culprits[0], "div#w.wide") {
 		t.Errorf("wide page at 375 px: %s, want an overflow caused by div#w.wide", o)
+	}
+}
+
+// axeFrames checks that AxeFrames tests each frame in its own isolated world (the frames' CSP allows no
+// injected script) and that Axe tests the main document without entering the frames.
+func axeFrames(t *testing.T, ctx context.Context, base string) {
+	browsertest.Step(t, ctx, "open the page with frames",
+		chromedp.Navigate(base+"/frames"),
+		chromedp.Poll(`[...document.querySelectorAll("iframe")].every((f) => f.contentDocument &&
+  f.contentDocument.readyState === "complete" && f.contentDocument.body && f.contentDocument.body.innerText.trim() !== "")`, nil),
+	)
+
+	start := time.Now()
+	vs, err := browsertest.Axe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("axe on the main document: %s", time.Since(start).Round(time.Millisecond))
+	if len(vs) != 0 {
+		t.Errorf("main document (frames not entered): violations\n%s", browsertest.FormatViolations(vs))
+	}
+
+	frames, err := browsertest.AxeFrames(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(frames) != 2 {
+		t.Fatalf("AxeFrames returned %d frames, want 2: %+v", len(frames), frames)
+	}
+	if f := frames[0]; f.URL != base+"/frames/clean" || len(f.Violations) != 0 {
+		t.Errorf("first frame %s: violations\n%s", f.URL, browsertest.FormatViolations(f.Violations))
+	}
+	if f := frames[1]; f.URL != base+"/frames/broken" || !slices.Equal(violationIDs(f.Violations), []string{"label"}) {
+		t.Errorf("second frame %s: violations %q, want [label]", f.URL, violationIDs(f.Violations))
+	}
+	// The frames' pages never saw axe: it ran in isolated worlds.
+	var leaked bool
+	if err := chromedp.Run(ctx, chromedp.Evaluate(
+		`[...document.querySelectorAll("iframe")].some((f) => "axe" in f.contentWindow)`, &leaked)); err != nil {
+		t.Fatal(err)
+	}
+	if leaked {
+		t.Errorf("axe is visible to a frame's own scripts")
 	}
 }

@@ -90,7 +90,7 @@ const overflowJS = `new Promise((resolve) => requestAnimationFrame(() => request
 func HorizontalOverflow(ctx context.Context) (Overflow, error) {
 	var raw string
 	err := chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error {
-		res, err := evaluate(ctx, overflowJS, true)
+		res, err := evaluate(ctx, 0, overflowJS, true)
 		if err != nil {
 			return err
 		}
@@ -116,7 +116,7 @@ func HorizontalOverflow(ctx context.Context) (Overflow, error) {
 func FullPageScreenshot(ctx context.Context, path string) ([]byte, error) {
 	var png []byte
 	err := chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error {
-		waitSettled(ctx)
+		waitSettled(ctx, 0)
 		_, _, _, _, _, content, err := page.GetLayoutMetrics().Do(ctx)
 		if err != nil {
 			return fmt.Errorf("layout metrics: %w", err)
