@@ -33,7 +33,7 @@ const Prefix = "/assets/"
 // hashLen is the number of hex digits of the SHA-256 content hash put into a URL.
 const hashLen = 8
 
-//go:embed app.css favicon.svg passkeys.js ui.js copy.js corbado.js htmx-2.0.11.min.js corbado-web-js-3.5.0.min.js corbado-web-js-3.5.0.css
+//go:embed app.css favicon.svg passkeys.js ui.js copy.js corbado.js htmx-2.0.11.min.js corbado-web-js-3.5.0.min.js corbado-web-js-3.5.0.css gallery.css gallery.js
 var files embed.FS
 
 // source maps a logical asset name to its embedded file.
@@ -54,6 +54,8 @@ func sources() []source {
 		{name: "corbado.js", file: "corbado.js"},
 		{name: "corbado-web-js.js", file: "corbado-web-js-3.5.0.min.js"},
 		{name: "corbado-web-js.css", file: "corbado-web-js-3.5.0.css"},
+		{name: "gallery.css", file: "gallery.css"}, // the component gallery (dev mode only)
+		{name: "gallery.js", file: "gallery.js"},
 	}
 }
 
@@ -68,10 +70,12 @@ type file struct {
 }
 
 // Assets holds the embedded files and their hashed URLs. It is read-only after
-// New and safe for concurrent use.
+// New and safe for concurrent use. In dev mode (NewFromDir) the files come from
+// disk instead, re-read whenever they change.
 type Assets struct {
 	byName map[string]*file // logical name -> file
 	byPath map[string]*file // hashed file name (without Prefix) -> file
+	dev    *devFiles        // dev mode: files read from a directory; nil for the embedded files
 }
 
 // New reads the embedded files and computes their content hashes.
@@ -82,23 +86,31 @@ func New() (*Assets, error) {
 		if err != nil {
 			return nil, fmt.Errorf("assets: read %s: %w", s.file, err)
 		}
-		ct, err := contentType(s.name)
+		f, hashed, err := newFile(s.name, body)
 		if err != nil {
 			return nil, err
-		}
-		sum := sha256.Sum256(body)
-		hash := hex.EncodeToString(sum[:])[:hashLen]
-		hashed := hashedName(s.name, hash)
-		f := &file{
-			url:         Prefix + hashed,
-			etag:        `"` + hash + `"`,
-			contentType: ct,
-			body:        body,
 		}
 		a.byName[s.name] = f
 		a.byPath[hashed] = f
 	}
 	return a, nil
+}
+
+// newFile hashes body and returns the asset ready to serve and its hashed file name.
+func newFile(name string, body []byte) (*file, string, error) {
+	ct, err := contentType(name)
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256(body)
+	hash := hex.EncodeToString(sum[:])[:hashLen]
+	hashed := hashedName(name, hash)
+	return &file{
+		url:         Prefix + hashed,
+		etag:        `"` + hash + `"`,
+		contentType: ct,
+		body:        body,
+	}, hashed, nil
 }
 
 // hashedName puts hash before the last extension: "htmx.min.js" -> "htmx.min.<hash>.js".
@@ -124,6 +136,12 @@ func contentType(name string) (string, error) {
 // name ("app.css", "passkeys.js" or "htmx.min.js"), e.g. "/assets/app.1a2b3c4d.css".
 // It returns "" for an unknown name.
 func (a *Assets) URL(name string) string {
+	if a.dev != nil {
+		if f, ok := a.dev.byName(name); ok {
+			return f.url
+		}
+		return ""
+	}
 	if f, ok := a.byName[name]; ok {
 		return f.url
 	}
@@ -144,13 +162,20 @@ func (a *Assets) Handler() http.Handler {
 		}
 		name := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, Prefix), "/")
 		f, ok := a.byPath[name]
+		if a.dev != nil {
+			f, ok = a.dev.byPath(name)
+		}
 		if !ok {
 			http.NotFound(w, r)
 			return
 		}
 		h := w.Header()
 		h.Set("Content-Type", f.contentType)
-		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+		if a.dev != nil {
+			h.Set("Cache-Control", "no-cache") // dev mode: always revalidate (ETag), so an edit shows on reload
+		} else {
+			h.Set("Cache-Control", "public, max-age=31536000, immutable")
+		}
 		h.Add("Vary", "Accept-Encoding")
 		body, etag := f.body, f.etag
 		if gz := f.gzip(); gz != nil && acceptsGzip(r) {
