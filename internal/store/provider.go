@@ -146,8 +146,8 @@ func (s *Store) secret(ctx context.Context, name string) ([]byte, error) {
 // providerSessionGrace is how long a provider session is kept after it expired.
 const providerSessionGrace = 24 * time.Hour
 
-// DeleteExpired purges used challenges and scs sessions that expired at now, and provider sessions
-// that expired more than a day before now. It returns how many rows it deleted.
+// DeleteExpired purges used challenges and scs sessions that expired at now, and provider sessions and
+// recovery links that expired more than a day before now. It returns how many rows it deleted.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	purges := []struct {
 		query  string
@@ -156,6 +156,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		{`DELETE FROM used_challenges WHERE expires_at <= ?`, now},
 		{`DELETE FROM sessions WHERE expiry <= ?`, now},
 		{`DELETE FROM provider_sessions WHERE expires_at <= ?`, now.Add(-providerSessionGrace)},
+		{`DELETE FROM recovery_links WHERE expires_at <= ?`, now.Add(-providerSessionGrace)},
 	}
 	var total int64
 	for _, p := range purges {
