@@ -15,19 +15,24 @@ import (
 
 // Kinds of entries, in the words the account page shows.
 const (
-	SignUp          = "Signed up"
-	LogIn           = "Logged in"
-	LogInFailed     = "Log-in failed"
-	PasskeyAdded    = "Passkey added"
-	PasskeyRenamed  = "Passkey renamed"
-	PasskeyRemoved  = "Passkey removed"
-	SessionRevoked  = "Session revoked"
-	LoggedOutElse   = "Logged out everywhere else"
-	NameChanged     = "Name changed"
-	CloneSuspected  = "Passkey sign count went backwards"
-	DefaultRecent   = 20                   // entries the account page shows
-	DefaultMaxAge   = 180 * 24 * time.Hour // entries older than this are pruned
-	maxDetailLength = 200
+	SignUp               = "Signed up"
+	LogIn                = "Logged in"
+	LogInFailed          = "Log-in failed"
+	PasskeyAdded         = "Passkey added"
+	PasskeyRenamed       = "Passkey renamed"
+	PasskeyRemoved       = "Passkey removed"
+	SessionRevoked       = "Session revoked"
+	LoggedOutElse        = "Logged out everywhere else"
+	NameChanged          = "Name changed"
+	CloneSuspected       = "Passkey sign count went backwards"
+	RecoveryCodeUsed     = "Recovery code used"
+	RecoveryCodeRefused  = "Recovery code refused"
+	RecoveryCodesCreated = "Recovery codes created"
+	RecoveredWithLink    = "Recovered with a link"
+	RecoveryLinkCreated  = "Recovery link created"
+	DefaultRecent        = 20                   // entries the account page shows
+	DefaultMaxAge        = 180 * 24 * time.Hour // entries older than this are pruned
+	maxDetailLength      = 200
 )
 
 // Store is where entries are kept.
