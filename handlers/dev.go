@@ -206,6 +206,36 @@ func galleryErrorPages() []galleryErrorPage {
 	}
 }
 
+// galleryNameTooLongWords is the provider's answer to a name over 100 characters (internal/provider).
+const galleryNameTooLongWords = "Your name can be at most 100 characters."
+
+// galleryAccount is an account's passkeys (a synced one, one bound to a security key, one with a clone
+// warning), sessions (this device first) and activity, as the account page shows them.
+//
+// No provider icon: account.templ passes the icon's data: URI to src as a string, which templ's URL
+// sanitizer replaces with about:invalid#TemplFailedSanitizationURL (then blocked by img-src), so no icon
+// shows in the app either; with an icon here every account state fails TestBrowserGallery.
+func galleryAccount() ([]components.PasskeyRow, []components.SessionRow, []components.ActivityRow) {
+	passkeys := []components.PasskeyRow{
+		{ID: "cGFzc2tleS1vbmU", Name: "Google Password Manager", Provider: "Google Password Manager", Synced: true,
+			Created: "2 Dec 2026", LastUsed: "2 Dec 2026, 01:15 UTC"},
+		{ID: "cGFzc2tleS10d28", Name: "Office security key", Provider: "YubiKey 5 Series", Created: "14 Nov 2026", LastUsed: "Never"},
+		{ID: "cGFzc2tleS10aHJlZQ", Name: "Old laptop", Created: "3 Mar 2026", LastUsed: "1 Dec 2026, 22:40 UTC",
+			CloneWarning: "1 Dec 2026, 22:40 UTC"},
+	}
+	sessions := []components.SessionRow{
+		{ID: "ses-current", Device: "Chrome 156 on macOS", IP: "192.0.2.10", Created: "2 Dec 2026, 01:15 UTC", LastSeen: "just now", Current: true},
+		{ID: "ses-phone", Device: "Safari on iPhone", IP: "2001:db8::1", Created: "30 Nov 2026, 08:02 UTC", LastSeen: "1 Dec 2026, 19:30 UTC"},
+		{ID: "ses-work", Device: "Firefox 140 on Windows", IP: "198.51.100.7", Created: "28 Nov 2026, 09:00 UTC", LastSeen: "28 Nov 2026, 17:45 UTC"},
+	}
+	activity := []components.ActivityRow{
+		{When: "2 Dec 2026, 01:15 UTC", What: "Logged in", Detail: "Google Password Manager", IP: "192.0.2.10", Device: "Chrome 156 on macOS"},
+		{When: "1 Dec 2026, 22:40 UTC", What: "Possible passkey copy", Detail: "Old laptop", IP: "203.0.113.5", Device: "Edge on Windows"},
+		{When: "14 Nov 2026, 10:12 UTC", What: "Passkey added", Detail: "Office security key", IP: "198.51.100.7", Device: "Firefox 140 on Windows"},
+	}
+	return passkeys, sessions, activity
+}
+
 // Names for the home page's states: short, the longest allowed (100 characters) and right-to-left.
 const (
 	galleryLongName = "Maria Theresia Walburga Amalia Christina Leopoldina Josepha Eleonora Antonia von Habsburg-Lothringen" // 100 characters
@@ -253,6 +283,35 @@ func galleryGroups() []galleryGroup {
 		home("persian-name", "Right-to-left name: Persian", components.HomeView{UserID: userID, Name: galleryPersian, Email: "niloufar@example.com"}),
 	}
 
+	// The account sections, under the home page's details as in the app (HomeFragment includes them).
+	account := func(slug, title string, v components.AccountView) galleryState {
+		home := components.HomeView{UserID: userID, Name: "Ada Lovelace", Email: "ada@example.com", Account: &v}
+		return state("account-"+slug, title, "AccountSections", "components/account.templ", "Home", components.HomeFragment(home))
+	}
+	passkeys, sessions, activity := galleryAccount()
+	accountStates := []galleryState{
+		account("full", "Passkeys, sessions and activity", components.AccountView{
+			ManagePasskeys: true, Passkeys: passkeys, DisplayName: "Ada Lovelace", Sessions: sessions, Activity: activity,
+		}),
+		account("renaming", "Renaming a passkey", components.AccountView{
+			ManagePasskeys: true, Passkeys: passkeys, Renaming: passkeys[0].ID, DisplayName: "Ada Lovelace", Sessions: sessions, Activity: activity,
+		}),
+		account("deleting", "Deleting a passkey", components.AccountView{
+			ManagePasskeys: true, Passkeys: passkeys, Deleting: passkeys[1].ID, DisplayName: "Ada Lovelace", Sessions: sessions, Activity: activity,
+		}),
+		account("deleting-last", "Deleting the only passkey", components.AccountView{
+			ManagePasskeys: true, Passkeys: passkeys[:1], Deleting: passkeys[0].ID, DisplayName: "Ada Lovelace", Sessions: sessions[:1],
+		}),
+		account("name-error", "Name refused", components.AccountView{
+			ManagePasskeys: true, Passkeys: passkeys[:1], DisplayName: galleryLongName + "!", NameError: galleryNameTooLongWords,
+			Sessions: sessions[:1],
+		}),
+		account("new", "New account: one passkey, this device, no activity", components.AccountView{
+			ManagePasskeys: true, Passkeys: passkeys[:1], DisplayName: "Ada Lovelace", Sessions: sessions[:1],
+		}),
+		account("corbado", "Corbado mode: sessions and activity only", components.AccountView{Sessions: sessions, Activity: activity}),
+	}
+
 	logout := func(slug, title string, v components.LogoutView) galleryState {
 		return state("logout-"+slug, title, "LogoutFragment", "components/logout.templ", v.Title(), components.LogoutFragment(v))
 	}
@@ -271,6 +330,7 @@ func galleryGroups() []galleryGroup {
 	return []galleryGroup{
 		{name: "Log in", id: "login", states: loginStates},
 		{name: "Home", id: "home", states: homeStates},
+		{name: "Account", id: "account", states: accountStates},
 		{name: "Log out", id: "logout", states: logoutStates},
 		{name: "Not found and errors", id: "errors", states: errorStates},
 	}

@@ -26,6 +26,7 @@ func GalleryWords() map[string]string {
 	}
 	out["login-error-rate-limited"] = galleryRateLimitWords
 	out["login-no-javascript"] = galleryNoJavaScriptWords
+	out["account-name-error"] = galleryNameTooLongWords
 	for _, e := range galleryErrorPages() {
 		out["error-"+e.slug] = e.v.Message
 	}
