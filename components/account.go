@@ -12,6 +12,7 @@ type AccountView struct {
 	Sessions       []SessionRow // most recently seen first; the current one is marked
 	Activity       []ActivityRow
 	Signal         *Signal // what the page tells the password manager (WebAuthn Signal API)
+	RecoveryCodes  bool    // the Recovery codes section (making a new set) is shown
 }
 
 // PasskeyRow is one passkey of the person.
@@ -19,7 +20,7 @@ type PasskeyRow struct {
 	ID           string // base64url credential ID
 	Name         string // the person's name for it, or its provider's
 	Provider     string // from the AAGUID list, e.g. "Google Password Manager"; "" when unknown
-	Icon         string // data: URI from the AAGUID list, or ""
+	Icon         string // data: URI from the AAGUID list (checked to be an SVG or PNG image there), or ""
 	Synced       bool   // backed up (a synced passkey) rather than bound to one device
 	Created      string // "2 Dec 2026"
 	LastUsed     string // "2 Dec 2026, 01:15 UTC" or "Never"
