@@ -216,6 +216,12 @@ func HomeFragment(v HomeView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
+		if v.RecoveryCodes != nil {
+			templ_7745c5c3_Err = RecoveryCodesPanel(*v.RecoveryCodes).Render(ctx, templ_7745c5c3_Buffer)
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+		}
 		if v.Account != nil {
 			templ_7745c5c3_Err = AccountSections(*v.Account).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {

@@ -177,48 +177,58 @@ func LoginFragment(v LoginView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "<span>Log in with a passkey</span></button><p class=\"separator\" aria-hidden=\"true\"><span>or</span></p><form data-passkey=\"signup\" method=\"post\" action=\"/\" aria-labelledby=\"signup-heading\" aria-describedby=\"signup-hint\" novalidate data-testid=\"signup-form\"><h2 id=\"signup-heading\">New here? Create an account</h2><p id=\"signup-hint\" class=\"hint\" data-testid=\"signup-hint\">Your device will ask for your fingerprint, face or screen lock. There is no password.</p><div class=\"field\"><label for=\"signup-email\">Email address</label><input id=\"signup-email\" type=\"email\" name=\"email\" autocomplete=\"username webauthn\" required maxlength=\"254\" spellcheck=\"false\" autocapitalize=\"off\" value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "<span>Log in with a passkey</span></button> ")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			if v.Recovery {
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "<p class=\"hint recover-link\"><a href=\"/recover\" data-testid=\"lost-passkey\">Lost your passkey?</a></p>")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, " <p class=\"separator\" aria-hidden=\"true\"><span>or</span></p><form data-passkey=\"signup\" method=\"post\" action=\"/\" aria-labelledby=\"signup-heading\" aria-describedby=\"signup-hint\" novalidate data-testid=\"signup-form\"><h2 id=\"signup-heading\">New here? Create an account</h2><p id=\"signup-hint\" class=\"hint\" data-testid=\"signup-hint\">Your device will ask for your fingerprint, face or screen lock. There is no password.</p><div class=\"field\"><label for=\"signup-email\">Email address</label><input id=\"signup-email\" type=\"email\" name=\"email\" autocomplete=\"username webauthn\" required maxlength=\"254\" spellcheck=\"false\" autocapitalize=\"off\" value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var9 string
 			templ_7745c5c3_Var9, templ_7745c5c3_Err = templruntime.NewAttributeExpression(v.Email).Resolve(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/login.templ`, Line: 56, Col: 21}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/login.templ`, Line: 59, Col: 21}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var9)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "\" data-testid=\"signup-email\"><p id=\"signup-email-error\" class=\"field-error\" data-testid=\"signup-email-error\" hidden></p></div><div class=\"field\"><label for=\"signup-name\">Full name</label> <input id=\"signup-name\" type=\"text\" name=\"name\" autocomplete=\"name\" required maxlength=\"100\" value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "\" data-testid=\"signup-email\"><p id=\"signup-email-error\" class=\"field-error\" data-testid=\"signup-email-error\" hidden></p></div><div class=\"field\"><label for=\"signup-name\">Full name</label> <input id=\"signup-name\" type=\"text\" name=\"name\" autocomplete=\"name\" required maxlength=\"100\" value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var10 string
 			templ_7745c5c3_Var10, templ_7745c5c3_Err = templruntime.NewAttributeExpression(v.Name).Resolve(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/login.templ`, Line: 70, Col: 20}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/login.templ`, Line: 73, Col: 20}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var10)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "\" data-testid=\"signup-name\"><p id=\"signup-name-error\" class=\"field-error\" data-testid=\"signup-name-error\" hidden></p></div><button type=\"submit\" class=\"secondary\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "\" data-testid=\"signup-name\"><p id=\"signup-name-error\" class=\"field-error\" data-testid=\"signup-name-error\" hidden></p></div><button type=\"submit\" class=\"secondary\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			if v.Busy {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, " disabled")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, " disabled")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, " data-testid=\"signup-submit\">Create account</button></form>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, " data-testid=\"signup-submit\">Create account</button></form>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "<form id=\"session-form\" method=\"post\" action=\"/auth/session\" hx-post=\"/auth/session\" hx-target=\"#app\" hx-swap=\"innerHTML\" hidden data-testid=\"session-form\"></form></section>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 20, "<form id=\"session-form\" method=\"post\" action=\"/auth/session\" hx-post=\"/auth/session\" hx-target=\"#app\" hx-swap=\"innerHTML\" hidden data-testid=\"session-form\"></form></section>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -53,6 +53,7 @@ type LoginView struct {
 	Name     string
 	Corbado  *Corbado // set in Corbado mode: Corbado's UI replaces the sign-up form and log-in button
 	Busy     bool     // a prompt is open: the status says so, the passkey buttons are disabled (as passkeys.js does)
+	Recovery bool     // account recovery is on: the "Lost your passkey?" link is shown
 }
 
 // HomeView is the logged-in user shown on the home page.
@@ -64,6 +65,8 @@ type HomeView struct {
 	Name     string
 	Email    string
 	Corbado  *Corbado // set in Corbado mode: shows Corbado's passkey list and logs out of Corbado too
+	// RecoveryCodes is a set of recovery codes made just now, shown this once; nil: none.
+	RecoveryCodes *RecoveryCodesView
 }
 
 // LogoutView is the page at GET /logout, for someone who typed the address: a Log out button when
@@ -115,4 +118,31 @@ func nonceAttr(nonce string) templ.Attributes {
 		return templ.Attributes{}
 	}
 	return templ.Attributes{"nonce": nonce}
+}
+
+// RecoverView is the "Lost your passkey?" page: an email address and one recovery code.
+type RecoverView struct {
+	Announce string
+	Error    string
+	Email    string
+}
+
+// RecoveryLinkView is the page an operator's one-time recovery link opens: a confirm button (so link
+// scanners do not use the link up), or why the link no longer works.
+type RecoveryLinkView struct {
+	Token string // the link's token, posted back by the confirm button; "" when Error is set
+	Error string
+}
+
+// RecoveredView is the page after any recovery: create a new passkey first, remove lost ones, then go
+// home.
+type RecoveredView struct {
+	Name    string
+	Account AccountView
+}
+
+// RecoveryCodesView is a freshly made set of recovery codes, shown once.
+type RecoveryCodesView struct {
+	Codes    []string
+	Download string // a data: URL of the codes as a text file
 }

@@ -29,6 +29,7 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int, v components.LoginView) {
 	v.Corbado = h.deps.Corbado
+	v.Recovery = h.deps.Recovery != nil
 	h.render(w, r, status, components.LoginPage(h.page(r, "Log in"), v), components.LoginFragment(v))
 }
 
@@ -63,6 +64,7 @@ func (h *Handler) homePage(w http.ResponseWriter, r *http.Request) {
 // goes, and the open passkey form or name error.
 type homeState struct {
 	announce, focus, renaming, deleting, nameError string
+	codes                                          []string // recovery codes made just now, shown this once
 }
 
 // renderHome renders the home page of u; announce is what a screen reader hears after the swap.
@@ -78,9 +80,17 @@ func (h *Handler) renderHomeWith(w http.ResponseWriter, r *http.Request, status 
 	}
 	if acc != nil {
 		acc.NameError = st.nameError
+		acc.RecoveryCodes = h.deps.Recovery != nil
+	}
+	if h.deps.Recovery != nil && st.codes == nil {
+		// The first set of recovery codes is made the first time the account's home page is shown
+		// (right after sign-up) and shown that once.
+		if st.codes, err = h.deps.Recovery.FirstCodes(r.Context(), u.ID); err != nil {
+			h.log.ErrorContext(r.Context(), "making the first recovery codes failed", "user_id", u.ID, "err", err)
+		}
 	}
 	v := components.HomeView{Announce: st.announce, Focus: st.focus, UserID: u.ID, Name: u.Name, Email: u.Email,
-		Corbado: h.deps.Corbado, Account: acc}
+		Corbado: h.deps.Corbado, Account: acc, RecoveryCodes: recoveryCodesView(st.codes)}
 	h.render(w, r, status, components.HomePage(h.page(r, "Home"), v), components.HomeFragment(v))
 }
 

@@ -85,6 +85,7 @@ type Deps struct {
 	PasskeyNames   PasskeyNames // passkey provider names from the AAGUID list; nil: none
 	RPID           string       // the relying party ID, for the WebAuthn Signal API
 	RelatedOrigins []string     // served at /.well-known/webauthn; empty: 404
+	Recovery       Recovery     // account recovery (embedded provider only); nil: none
 }
 
 // Handler holds the dependencies of every route.
@@ -136,6 +137,16 @@ func New(deps Deps) http.Handler {
 			route{"POST /account/passkeys/delete", h.deletePasskey},
 			route{"POST /account/name", h.changeName},
 		)
+		if deps.Recovery != nil {
+			routes = append(routes,
+				route{"GET /recover", h.recoverPage},
+				route{"POST /recover", h.recoverWithCode}, // rate limited per account and per IP by Recovery
+				route{"GET /recover/{token}", h.recoveryLinkPage},
+				route{"POST /recover/{token}", h.limited("finish", h.useRecoveryLink)},
+				route{"GET " + recoveredPath, h.recoveredPage},
+				route{"POST /account/recovery-codes", h.newRecoveryCodes},
+			)
+		}
 	}
 	if deps.Keys != nil {
 		routes = append(routes, route{"GET /.well-known/jwks", h.jwks})

@@ -18,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/provider"
 	"github.com/latchkey/latchkey/internal/ratelimit"
+	"github.com/latchkey/latchkey/internal/recovery"
 	"github.com/latchkey/latchkey/internal/secretbox"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
@@ -142,7 +143,20 @@ func (a *App) embeddedDeps(ctx context.Context, cfg config.Config, deps *handler
 	deps.Keys = minter
 	deps.CeremonyKeys = [][]byte{hashKey, blockKey}
 	deps.CeremonyTimeout = cfg.CeremonyTimeout
+	deps.Recovery = a.Recovery()
 	return nil
+}
+
+// Recovery is account recovery over the app's database: wrong recovery codes are limited to 5 per 15
+// minutes per account and 20 per 15 minutes per client IP.
+func (a *App) Recovery() *recovery.Service {
+	return recovery.New(recovery.Dependencies{
+		Store:     a.store,
+		Accounts:  ratelimit.New(5, 15*time.Minute, nil),
+		Clients:   ratelimit.New(20, 15*time.Minute, nil),
+		Activity:  a.activity,
+		Canonical: provider.CanonicalEmail,
+	})
 }
 
 // applySecretKey makes the store encrypt the provider's private keys with the configured secret key

@@ -248,3 +248,10 @@ func CleanName(raw string) (string, error) {
 	}
 	return name, nil
 }
+
+// CanonicalEmail is the form sign-up stores an email address in, for looking an account up by what a
+// person typed; ok is false when sign-up would have refused it.
+func CanonicalEmail(raw string) (email string, ok bool) {
+	email, msg, _ := cleanEmail(raw)
+	return email, msg == ""
+}
