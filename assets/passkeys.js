@@ -122,8 +122,9 @@
 
   // ---- ceremonies ---------------------------------------------------------
 
-  async function signUp(email, name) {
-    const begin = await postJSON("/passkeys/signup/begin", { email, name });
+  // register runs a registration: begin (with body) → the browser's passkey prompt → finish.
+  async function register(beginURL, body, finishURL) {
+    const begin = await postJSON(beginURL, body);
     const pk = publicKeyFrom(begin);
     const publicKey = {
       ...pk,
@@ -145,7 +146,7 @@
         transports = [];
       }
     }
-    await postJSON("/passkeys/signup/finish", {
+    await postJSON(finishURL, {
       id: cred.id,
       rawId: toBase64url(cred.rawId),
       type: cred.type,
@@ -157,6 +158,10 @@
         transports,
       },
     });
+  }
+
+  function signUp(email, name) {
+    return register("/passkeys/signup/begin", { email, name }, "/passkeys/signup/finish");
   }
 
   // logIn runs a log-in: from the button (mediation undefined) or as passkey
@@ -215,39 +220,8 @@
 
   // ---- account page: add a passkey, Signal API ----------------------------
 
-  async function addPasskey() {
-    const begin = await postJSON("/account/passkeys/add/begin", {});
-    const pk = publicKeyFrom(begin);
-    const publicKey = {
-      ...pk,
-      challenge: fromBase64url(pk.challenge),
-      user: { ...pk.user, id: fromBase64url(pk.user.id) },
-    };
-    const exclude = withBinaryIds(pk.excludeCredentials);
-    if (exclude) publicKey.excludeCredentials = exclude;
-    const cred = await navigator.credentials.create({ publicKey });
-    if (!cred) throw new UserError(MESSAGES.generic);
-    const r = cred.response;
-    let transports = [];
-    if (typeof r.getTransports === "function") {
-      try {
-        transports = r.getTransports();
-      } catch (_) {
-        transports = [];
-      }
-    }
-    await postJSON("/account/passkeys/add/finish", {
-      id: cred.id,
-      rawId: toBase64url(cred.rawId),
-      type: cred.type,
-      authenticatorAttachment: cred.authenticatorAttachment || undefined,
-      clientExtensionResults: jsonSafe(cred.getClientExtensionResults()),
-      response: {
-        clientDataJSON: toBase64url(r.clientDataJSON),
-        attestationObject: toBase64url(r.attestationObject),
-        transports,
-      },
-    });
+  function addPasskey() {
+    return register("/account/passkeys/add/begin", {}, "/account/passkeys/add/finish");
   }
 
   async function runAdd(button) {

@@ -133,6 +133,7 @@ func accountPage(t *testing.T, env map[string]string) {
 	)
 
 	step("rename the first passkey",
+		chromedp.WaitVisible(`(//li[@data-testid="passkey-row"])[1]//button[normalize-space()="Rename"]`),
 		chromedp.Click(`(//li[@data-testid="passkey-row"])[1]//button[normalize-space()="Rename"]`),
 		chromedp.WaitVisible(browsertest.Textbox("Passkey name")),
 		chromedp.Evaluate(`document.querySelector('[data-testid="passkey-name-input"]').value = ""`, nil),
