@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/latchkey/latchkey/components"
@@ -54,6 +55,10 @@ func (h *Handler) homePage(w http.ResponseWriter, r *http.Request) {
 	// ?rename=ID and ?delete=ID open a passkey's rename form or delete confirmation (plain links and
 	// forms, so they work as full pages too).
 	st := homeState{renaming: r.URL.Query().Get("rename"), deleting: r.URL.Query().Get("delete")}
+	if cur, err := url.Parse(r.Header.Get("HX-Current-URL")); err == nil && cur.Path == recoveredPath && wantsFragment(r) {
+		// The recovery landing page swaps home in after the new passkey: the address follows.
+		w.Header().Set("HX-Push-Url", "/home")
+	}
 	if st.renaming != "" || st.deleting != "" {
 		st.focus = "passkeys-heading"
 	}
