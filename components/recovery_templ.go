@@ -124,7 +124,7 @@ func RecoverFragment(v RecoverView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "\" data-testid=\"recover-email\"></div><div class=\"field\"><label for=\"recover-code\">Recovery code</label> <input id=\"recover-code\" type=\"text\" name=\"code\" autocomplete=\"one-time-code\" required maxlength=\"40\" spellcheck=\"false\" autocapitalize=\"off\" placeholder=\"xxxx-xxxx-xxxx\" data-testid=\"recover-code\"></div><button type=\"submit\" class=\"primary\" data-testid=\"recover-submit\">Log in with a recovery code</button></form><p class=\"hint\">No codes left? Ask the site’s administrator for a one-time recovery link.</p><p><a href=\"/\" data-testid=\"back-to-login\">Back to log in</a></p></section>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "\" data-testid=\"recover-email\"></div><div class=\"field\"><label for=\"recover-code\">Recovery code</label> <input id=\"recover-code\" type=\"text\" name=\"code\" autocomplete=\"one-time-code\" required maxlength=\"40\" spellcheck=\"false\" autocapitalize=\"off\" placeholder=\"xxxx-xxxx-xxxx\" data-testid=\"recover-code\"></div><button type=\"submit\" class=\"primary\" data-testid=\"recover-submit\">Log in with a recovery code</button></form><p class=\"hint\">No codes left? Ask the site’s administrator for a one-time recovery link.</p><p class=\"recover-back\"><a href=\"/\" data-testid=\"back-to-login\">Back to log in</a></p></section>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -180,7 +180,7 @@ func RecoveryLinkPage(p Page, v RecoveryLinkView) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "</p><p><a href=\"/\">Back to log in</a></p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "</p><p class=\"recover-back\"><a href=\"/\">Back to log in</a></p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
