@@ -109,6 +109,7 @@ func TestBrowserRecovery(t *testing.T) {
 		browsertest.WaitText("That email address and recovery code do not match, or the code was used already."),
 		browsertest.WaitPath("/recover"),
 	)
+	t.Run("a11y recover page", func(t *testing.T) { checkPage(t, ctx, "recover page with an error") })
 
 	// An operator's one-time link.
 	out := &testlog.Buffer{}
@@ -120,12 +121,17 @@ func TestBrowserRecovery(t *testing.T) {
 	if link == "" {
 		t.Fatalf("latchkey users recover printed %q, want a link under %s/recover/", out.String(), base)
 	}
-	step("the admin link confirms, then logs in and lands on the recovery page",
+	step("the admin link shows a confirm button",
 		chromedp.Navigate(link),
+		browsertest.WaitText("Recover your account"),
+	)
+	t.Run("a11y link page", func(t *testing.T) { checkPage(t, ctx, "recovery link page") })
+	step("the admin link logs in and lands on the recovery page",
 		chromedp.Click(browsertest.Button("Log in and add a passkey")),
 		browsertest.WaitText("Welcome back, "+name),
 		browsertest.WaitPath("/account/recover"),
 	)
+	t.Run("a11y landing page", func(t *testing.T) { checkPage(t, ctx, "recovery landing page") })
 	step("the admin link works once",
 		chromedp.Navigate(link),
 		browsertest.WaitText("This recovery link has been used already."),
