@@ -21,7 +21,11 @@ import (
 // (latchkey users recover EMAIL) works once.
 func TestBrowserRecovery(t *testing.T) {
 	browsertest.Chromium(t)
-	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "latchkey.db")
+	t.Run("sqlite", func(t *testing.T) { recoveryJourney(t, "sqlite:"+filepath.Join(t.TempDir(), "latchkey.db")) })
+	t.Run("postgres", func(t *testing.T) { recoveryJourney(t, postgresSchema(t)) })
+}
+
+func recoveryJourney(t *testing.T, dbURL string) {
 	base := startServer(t, map[string]string{"LATCHKEY_CEREMONY_TIMEOUT": "5s", "LATCHKEY_DATABASE_URL": dbURL})
 	ctx := browsertest.NewBrowser(t)
 	noAutofill(t, ctx)
