@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -47,8 +48,20 @@ type Config struct {
 	RelatedOrigins []string
 	// ActivityRetention (LATCHKEY_ACTIVITY_RETENTION) is how long activity log entries are kept.
 	ActivityRetention time.Duration
+	// SMTP (LATCHKEY_SMTP_URL, LATCHKEY_SMTP_FROM) sends recovery links by email; nil: no email.
+	SMTP *SMTP
 
 	Corbado Corbado
+}
+
+// SMTP is the mail server account recovery mails through.
+type SMTP struct {
+	TLS      bool   // smtps://: implicit TLS; smtp://: STARTTLS when the server offers it
+	Host     string // host name
+	Port     int
+	Username string
+	Password Secret
+	From     string // the sender address
 }
 
 // Corbado holds Corbado mode settings; ProjectID empty means the embedded provider.
@@ -119,6 +132,7 @@ func Vars() []string {
 		"LATCHKEY_RATE_LIMIT", "LATCHKEY_TRUSTED_PROXIES", "LATCHKEY_SECRET_KEY", "LATCHKEY_SECRET_KEY_FILE",
 		"CORBADO_PROJECT_ID", "CORBADO_API_SECRET", "CORBADO_FRONTEND_API", "CORBADO_BACKEND_API",
 		"LATCHKEY_DEV", "LATCHKEY_RELATED_ORIGINS", "LATCHKEY_ACTIVITY_RETENTION",
+		"LATCHKEY_SMTP_URL", "LATCHKEY_SMTP_FROM",
 	}
 }
 
@@ -240,6 +254,8 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.RelatedOrigins = relatedOrigins(get("LATCHKEY_RELATED_ORIGINS", ""), bad)
 	c.ActivityRetention = duration("LATCHKEY_ACTIVITY_RETENTION", DefaultActivityRetention, time.Hour, 10*365*24*time.Hour)
+
+	c.SMTP = loadSMTP(get("LATCHKEY_SMTP_URL", ""), get("LATCHKEY_SMTP_FROM", ""), bad)
 
 	c.Corbado = loadCorbado(get, bad)
 
@@ -493,4 +509,48 @@ func redactURL(raw string) string {
 		return "(unparseable)"
 	}
 	return u.Redacted()
+}
+
+// loadSMTP reads LATCHKEY_SMTP_URL (smtp://user:pass@host:587 or smtps://…:465) and
+// LATCHKEY_SMTP_FROM; nil when no URL is set. Problems never quote the password.
+func loadSMTP(raw, from string, bad func(string, ...any)) *SMTP {
+	if raw == "" {
+		if from != "" {
+			bad("LATCHKEY_SMTP_FROM is set but LATCHKEY_SMTP_URL is not: set both to send email")
+		}
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		bad("LATCHKEY_SMTP_URL must look like smtp://USER:PASSWORD@HOST:587 or smtps://USER:PASSWORD@HOST:465 (got %q)", redactURL(raw))
+		return nil
+	}
+	s := &SMTP{TLS: u.Scheme == "smtps", Host: u.Hostname(), Port: 587}
+	if s.TLS {
+		s.Port = 465
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			bad("LATCHKEY_SMTP_URL has an invalid port (got %q)", redactURL(raw))
+			return nil
+		}
+		s.Port = n
+	}
+	if u.User != nil {
+		s.Username = u.User.Username()
+		pw, _ := u.User.Password()
+		s.Password = Secret(pw)
+	}
+	addr, err := mail.ParseAddress(from)
+	switch {
+	case from == "":
+		bad("LATCHKEY_SMTP_FROM is required with LATCHKEY_SMTP_URL: the address mail comes from, like login@example.com")
+		return nil
+	case err != nil || strings.ContainsAny(from, "\r\n"):
+		bad("LATCHKEY_SMTP_FROM=%q is not an email address", from)
+		return nil
+	}
+	s.From = addr.Address
+	return s
 }

@@ -289,3 +289,45 @@ func TestDevMode(t *testing.T) {
 		t.Errorf("err = %v, want two problems (LATCHKEY_LOG_LEVEL and LATCHKEY_DEV)", err)
 	}
 }
+
+func TestSMTP(t *testing.T) {
+	for _, tc := range []struct {
+		name, url, from string
+		want            *SMTP
+		problem         string // "" when valid
+	}{
+		{"unset", "", "", nil, ""},
+		{"STARTTLS with a password", "smtp://mailer:smtp-hunter2@mail.example.com:2525", "Latchkey <login@example.com>",
+			&SMTP{Host: "mail.example.com", Port: 2525, Username: "mailer", Password: "smtp-hunter2", From: "login@example.com"}, ""},
+		{"implicit TLS, default port", "smtps://mail.example.com", "login@example.com",
+			&SMTP{TLS: true, Host: "mail.example.com", Port: 465, From: "login@example.com"}, ""},
+		{"default submission port", "smtp://mail.example.com", "login@example.com",
+			&SMTP{Host: "mail.example.com", Port: 587, From: "login@example.com"}, ""},
+		{"no from", "smtp://mailer:smtp-hunter2@mail.example.com", "", nil, "LATCHKEY_SMTP_FROM is required with LATCHKEY_SMTP_URL"},
+		{"from not an address", "smtp://mail.example.com", "nobody", nil, `LATCHKEY_SMTP_FROM="nobody" is not an email address`},
+		{"from without a URL", "", "login@example.com", nil, "LATCHKEY_SMTP_FROM is set but LATCHKEY_SMTP_URL is not"},
+		{"wrong scheme", "http://mailer:smtp-hunter2@mail.example.com", "login@example.com", nil,
+			`LATCHKEY_SMTP_URL must look like smtp://USER:PASSWORD@HOST:587 or smtps://USER:PASSWORD@HOST:465 (got "http://mailer:xxxxx@mail.example.com")`},
+		{"bad port", "smtp://mailer:smtp-hunter2@mail.example.com:99999", "login@example.com", nil,
+			`LATCHKEY_SMTP_URL has an invalid port (got "smtp://mailer:xxxxx@mail.example.com:99999")`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(env(map[string]string{"LATCHKEY_SMTP_URL": tc.url, "LATCHKEY_SMTP_FROM": tc.from}))
+			if tc.problem == "" {
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+				if (c.SMTP == nil) != (tc.want == nil) || (c.SMTP != nil && *c.SMTP != *tc.want) {
+					t.Errorf("SMTP = %+v, want %+v", c.SMTP, tc.want)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.problem) {
+				t.Errorf("err = %v, want %q", err, tc.problem)
+			}
+			if err != nil && strings.Contains(err.Error(), "smtp-hunter2") {
+				t.Errorf("err %v shows the password", err)
+			}
+		})
+	}
+}

@@ -16,8 +16,8 @@ import (
 )
 
 // fzSeed turns a partial environment into FuzzConfigLoad arguments, one per name in vars.
-func fzSeed(vars []string, env map[string]string) [21]string {
-	var args [21]string
+func fzSeed(vars []string, env map[string]string) [23]string {
+	var args [23]string
 	for i, k := range vars {
 		args[i] = env[k]
 	}
@@ -39,7 +39,8 @@ func FuzzConfigLoad(f *testing.F) {
 		"LATCHKEY_SESSION_LIFETIME,LATCHKEY_SESSION_IDLE_TIMEOUT,LATCHKEY_RP_NAME," +
 		"LATCHKEY_RATE_LIMIT,LATCHKEY_TRUSTED_PROXIES,LATCHKEY_SECRET_KEY,LATCHKEY_SECRET_KEY_FILE," +
 		"CORBADO_PROJECT_ID,CORBADO_API_SECRET,CORBADO_FRONTEND_API,CORBADO_BACKEND_API," +
-		"LATCHKEY_DEV,LATCHKEY_RELATED_ORIGINS,LATCHKEY_ACTIVITY_RETENTION"; strings.Join(vars, ",") != want {
+		"LATCHKEY_DEV,LATCHKEY_RELATED_ORIGINS,LATCHKEY_ACTIVITY_RETENTION," +
+		"LATCHKEY_SMTP_URL,LATCHKEY_SMTP_FROM"; strings.Join(vars, ",") != want {
 		f.Fatalf("config.Vars() = %q: update FuzzConfigLoad's arguments to match", vars)
 	}
 	for _, env := range []map[string]string{
@@ -92,17 +93,21 @@ func FuzzConfigLoad(f *testing.F) {
 		{"LATCHKEY_RELATED_ORIGINS": "http://x.example, https://1.2.3.4, https://a.example/path, https://u:p@b.example"},
 		{"LATCHKEY_ACTIVITY_RETENTION": "720h"},
 		{"LATCHKEY_ACTIVITY_RETENTION": "1m"},
+		{"LATCHKEY_SMTP_URL": "smtp://mailer:smtppassword@mail.example.com:587", "LATCHKEY_SMTP_FROM": "login@example.com"},
+		{"LATCHKEY_SMTP_URL": "smtps://mailer:smtppassword@mail.example.com"},
+		{"LATCHKEY_SMTP_URL": "http://mailer:smtppassword@mail.example.com:99999", "LATCHKEY_SMTP_FROM": "not an address"},
+		{"LATCHKEY_SMTP_FROM": "login@example.com"},
 	} {
 		a := fzSeed(vars, env)
-		f.Add(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20])
+		f.Add(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20], a[21], a[22])
 	}
 
 	f.Fuzz(func(t *testing.T, addr, publicURL, databaseURL, redisURL, logLevel, ceremonyTimeout, tokenTTL,
 		sessionLifetime, sessionIdle, rpName, rateLimit, trustedProxies, secretKey, secretKeyFile,
-		projectID, apiSecret, frontendAPI, backendAPI, dev, relatedOrigins, activityRetention string) {
+		projectID, apiSecret, frontendAPI, backendAPI, dev, relatedOrigins, activityRetention, smtpURL, smtpFrom string) {
 		values := []string{addr, publicURL, databaseURL, redisURL, logLevel, ceremonyTimeout, tokenTTL,
 			sessionLifetime, sessionIdle, rpName, rateLimit, trustedProxies, secretKey, secretKeyFile,
-			projectID, apiSecret, frontendAPI, backendAPI, dev, relatedOrigins, activityRetention}
+			projectID, apiSecret, frontendAPI, backendAPI, dev, relatedOrigins, activityRetention, smtpURL, smtpFrom}
 		env := map[string]string{}
 		for i, k := range vars {
 			env[k] = values[i]
@@ -160,7 +165,7 @@ func fzCheckError(t *testing.T, err error, env map[string]string, load func(map[
 	for _, k := range []string{"LATCHKEY_SECRET_KEY", "LATCHKEY_SECRET_KEY_FILE"} { // the key, or the file's contents
 		secrets[k] = strings.TrimSpace(env[k])
 	}
-	for _, k := range []string{"LATCHKEY_DATABASE_URL", "LATCHKEY_REDIS_URL"} {
+	for _, k := range []string{"LATCHKEY_DATABASE_URL", "LATCHKEY_REDIS_URL", "LATCHKEY_SMTP_URL"} {
 		if pw := fzPassword(env[k]); pw != "" {
 			secrets[k] = pw
 		}
