@@ -146,3 +146,8 @@ type RecoveryCodesView struct {
 	Codes    []string
 	Download string // a data: URL of the codes as a text file
 }
+
+// RecoveryMailView is the mail with a one-time recovery link.
+type RecoveryMailView struct {
+	Link string // the absolute URL of the link
+}
