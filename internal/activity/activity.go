@@ -30,6 +30,7 @@ const (
 	RecoveryCodesCreated = "Recovery codes created"
 	RecoveredWithLink    = "Recovered with a link"
 	RecoveryLinkCreated  = "Recovery link created"
+	RecoveryLinkEmailed  = "Recovery link emailed"
 	DefaultRecent        = 20                   // entries the account page shows
 	DefaultMaxAge        = 180 * 24 * time.Hour // entries older than this are pruned
 	maxDetailLength      = 200

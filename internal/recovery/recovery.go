@@ -11,7 +11,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -30,12 +32,17 @@ var (
 	ErrLinkUnknown = errors.New("recovery: unknown recovery link")
 	ErrLinkUsed    = errors.New("recovery: recovery link already used")
 	ErrLinkExpired = errors.New("recovery: recovery link expired")
+	// ErrNoMail means there is no mail server: links cannot be emailed.
+	ErrNoMail = errors.New("recovery: no mail server configured")
 )
 
 // Code set and link parameters.
 const (
 	CodesPerSet = 10
 	LinkTTL     = 15 * time.Minute
+	// MailTimeout bounds the work behind one "Email me a link": looking the address up, making the
+	// link and delivering the mail.
+	MailTimeout = time.Minute
 	// codeAlphabet is Crockford's base32 in lower case: no i, l, o or u, so nothing reads as something
 	// else; 12 characters of it are 60 bits.
 	codeAlphabet = "0123456789abcdefghjkmnpqrstvwxyz"
@@ -85,10 +92,18 @@ const (
 	CodesCreated   = activity.RecoveryCodesCreated
 	RecoveredLink  = activity.RecoveredWithLink
 	LinkCreated    = activity.RecoveryLinkCreated
+	LinkEmailed    = activity.RecoveryLinkEmailed
 	classAccount   = "recovery-account"
 	classClient    = "recovery-ip"
+	classMailTo    = "recovery-mail-account"
+	classMailFrom  = "recovery-mail-ip"
 	dummyPlaceword = "0000-0000-0000"
 )
+
+// Mailer mails a one-time recovery link (internal/mail).
+type Mailer interface {
+	SendRecoveryLink(ctx context.Context, to, token string) error
+}
 
 // Dependencies of a Service.
 type Dependencies struct {
@@ -99,6 +114,9 @@ type Dependencies struct {
 	Now      func() time.Time // nil: time.Now
 	// Canonical turns a typed email into the form sign-up stored (provider.CleanSignup's).
 	Canonical func(email string) (string, bool)
+	// Mailer sends emailed recovery links; nil: no mail server, EmailLink answers ErrNoMail.
+	Mailer Mailer
+	Log    *slog.Logger // failures of emailed links; nil: discarded
 }
 
 // Service is account recovery.
@@ -106,12 +124,16 @@ type Service struct {
 	d         Dependencies
 	dummySalt []byte
 	dummyHash []byte
+	mailing   sync.WaitGroup // emailed links on their way
 }
 
 // New returns a Service.
 func New(d Dependencies) *Service {
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
 	}
 	salt := make([]byte, saltLen)
 	_, _ = rand.Read(salt)
@@ -310,6 +332,14 @@ func (s *Service) canonical(email string) (string, bool) {
 // CreateLink makes a one-time recovery link token for the account of email, valid LinkTTL. The token
 // is returned once; only its SHA-256 is stored. store.ErrNotFound when there is no such account.
 func (s *Service) CreateLink(ctx context.Context, email string) (token string, u store.User, err error) {
+	if token, u, err = s.newLink(ctx, email); err != nil {
+		return "", store.User{}, err
+	}
+	s.record(ctx, u.ID, LinkCreated, "by an operator")
+	return token, u, nil
+}
+
+func (s *Service) newLink(ctx context.Context, email string) (token string, u store.User, err error) {
 	canonical, ok := s.canonical(email)
 	if !ok {
 		return "", store.User{}, store.ErrNotFound
@@ -327,9 +357,57 @@ func (s *Service) CreateLink(ctx context.Context, email string) (token string, u
 	if err := s.d.Store.CreateRecoveryLink(ctx, store.RecoveryLink{Hash: sum[:], UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(LinkTTL)}); err != nil {
 		return "", store.User{}, err
 	}
-	s.record(ctx, u.ID, LinkCreated, "by an operator")
 	return token, u, nil
 }
+
+// EmailLink mails a one-time recovery link to the account of email, if there is one. It answers at
+// once, the same for every address: the look-up, the link and the mail happen in the background
+// (bounded by MailTimeout), so neither the answer nor its time says whether the address is
+// registered. Too many requests per address (canonical, so unknown ones are limited alike) or per
+// client get ErrTooMany; without a mail server, ErrNoMail.
+func (s *Service) EmailLink(ctx context.Context, client, email string) error {
+	if s.d.Mailer == nil {
+		return ErrNoMail
+	}
+	canonical, ok := s.canonical(email)
+	if s.d.Clients != nil {
+		if ok, _ := s.d.Clients.Allow(classMailFrom, client); !ok {
+			return ErrTooMany
+		}
+	}
+	if s.d.Accounts != nil {
+		if ok, _ := s.d.Accounts.Allow(classMailTo, "email:"+canonical); !ok {
+			return ErrTooMany
+		}
+	}
+	if !ok {
+		return nil
+	}
+	s.mailing.Add(1)
+	go func() {
+		defer s.mailing.Done()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), MailTimeout)
+		defer cancel()
+		token, u, err := s.newLink(ctx, canonical)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return // nobody to mail; the person was told the same as everyone
+		case err != nil:
+			s.d.Log.ErrorContext(ctx, "emailed recovery link: could not create the link", "err", err)
+			return
+		}
+		if err := s.d.Mailer.SendRecoveryLink(ctx, u.Email, token); err != nil {
+			s.d.Log.ErrorContext(ctx, "emailed recovery link: could not send the mail", "user_id", u.ID, "err", err)
+			return
+		}
+		s.d.Log.InfoContext(ctx, "recovery link emailed", "user_id", u.ID)
+		s.record(ctx, u.ID, LinkEmailed, "")
+	}()
+	return nil
+}
+
+// Wait waits for the emailed links on their way (tests, and shutdown before the database closes).
+func (s *Service) Wait() { s.mailing.Wait() }
 
 // CheckLink says whether token is a usable link, without using it.
 func (s *Service) CheckLink(ctx context.Context, token string) error {

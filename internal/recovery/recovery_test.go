@@ -295,3 +295,90 @@ func equal(a, b []string) bool {
 	}
 	return true
 }
+
+type sent struct{ to, token string }
+
+type fakeMailer struct {
+	mu   sync.Mutex
+	sent []sent
+}
+
+func (f *fakeMailer) SendRecoveryLink(_ context.Context, to, token string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, sent{to, token})
+	return nil
+}
+
+func (f *fakeMailer) all() []sent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]sent(nil), f.sent...)
+}
+
+// TestEmailLink: a known address gets one link that works once and for LinkTTL; an unknown one gets
+// the same answer and no mail; both are limited per address and per client; no mailer, no links.
+func TestEmailLink(t *testing.T) {
+	now := time.UnixMilli(1_760_000_000_000)
+	clock := func() time.Time { return now }
+	s := newSetup(t, ratelimit.New(2, 15*time.Minute, clock), ratelimit.New(5, 15*time.Minute, clock))
+	ctx := t.Context()
+	if err := s.svc.EmailLink(ctx, "192.0.2.1", "ada@example.com"); !errors.Is(err, ErrNoMail) {
+		t.Fatalf("EmailLink without a mailer = %v, want ErrNoMail", err)
+	}
+	m := &fakeMailer{}
+	s.svc.d.Mailer = m
+
+	for _, email := range []string{"Ada@Example.com", "nobody@example.com"} {
+		if err := s.svc.EmailLink(ctx, "192.0.2.1", email); err != nil {
+			t.Fatalf("EmailLink(%s) = %v", email, err)
+		}
+	}
+	s.svc.Wait()
+	got := m.all()
+	if len(got) != 1 || got[0].to != "ada@example.com" || len(got[0].token) != 43 {
+		t.Fatalf("sent %q, want one link to ada@example.com", got)
+	}
+	if k := s.act.kinds(s.user.ID); len(k) != 1 || k[0] != "Recovery link emailed" {
+		t.Errorf("activity = %q, want [Recovery link emailed]", k)
+	}
+	if u, err := s.svc.UseLink(ctx, got[0].token); err != nil || u.ID != s.user.ID {
+		t.Fatalf("UseLink = %q, %v", u.ID, err)
+	}
+	if _, err := s.svc.UseLink(ctx, got[0].token); !errors.Is(err, ErrLinkUsed) {
+		t.Errorf("second UseLink = %v, want ErrLinkUsed", err)
+	}
+
+	// Expiry: a link mailed now is dead LinkTTL later.
+	if err := s.svc.EmailLink(ctx, "192.0.2.1", "ada@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	s.svc.Wait()
+	*s.now = s.now.Add(LinkTTL)
+	if got := m.all(); len(got) != 2 {
+		t.Fatalf("%d mails, want 2", len(got))
+	} else if _, err := s.svc.UseLink(ctx, got[1].token); !errors.Is(err, ErrLinkExpired) {
+		t.Errorf("UseLink after %v = %v, want ErrLinkExpired", LinkTTL, err)
+	}
+
+	// Limits: the address has had 2 links, so a 3rd is refused (unknown addresses alike); the client
+	// has made 3 requests, 2 more are allowed, then refused.
+	for _, tc := range []struct {
+		client, email string
+		want          error
+	}{
+		{"198.51.100.1", "ada@example.com", ErrTooMany},
+		{"198.51.100.1", "nobody@example.com", nil},
+		{"192.0.2.1", "nobody@example.com", ErrTooMany},
+		{"192.0.2.1", "someone@example.com", nil},
+		{"192.0.2.1", "someone.else@example.com", ErrTooMany},
+	} {
+		if err := s.svc.EmailLink(ctx, tc.client, tc.email); !errors.Is(err, tc.want) {
+			t.Errorf("EmailLink(%s, %s) = %v, want %v", tc.client, tc.email, err, tc.want)
+		}
+	}
+	s.svc.Wait()
+	if got := m.all(); len(got) != 2 {
+		t.Errorf("%d mails after refused and unknown requests, want still 2", len(got))
+	}
+}
