@@ -122,9 +122,11 @@ func nonceAttr(nonce string) templ.Attributes {
 
 // RecoverView is the "Lost your passkey?" page: an email address and one recovery code.
 type RecoverView struct {
-	Announce string
-	Error    string
-	Email    string
+	Announce  string
+	Error     string
+	Email     string
+	EmailLink bool   // a mail server is configured: offer "Email me a link"
+	Sent      string // the answer to "Email me a link", the same for every address
 }
 
 // RecoveryLinkView is the page an operator's one-time recovery link opens: a confirm button (so link

@@ -22,6 +22,11 @@ type Recovery interface {
 	UseLink(ctx context.Context, token string) (store.User, error)
 }
 
+// EmailRecovery mails one-time recovery links (internal/recovery with a mail server).
+type EmailRecovery interface {
+	EmailLink(ctx context.Context, client, email string) error
+}
+
 // Words the recovery pages answer with (tests assert them).
 const (
 	msgRecoverWrong   = "That email address and recovery code do not match, or the code was used already. Check both and try again."
@@ -29,6 +34,7 @@ const (
 	msgLinkUnknown    = "This recovery link is not valid. Check that you copied all of it, or ask for a new one."
 	msgLinkUsed       = "This recovery link has been used already. Each link works once: ask for a new one."
 	msgLinkExpired    = "This recovery link has expired. Links work for 15 minutes: ask for a new one."
+	msgLinkEmailed    = "If an account uses that address, we sent a link to it. It works once, for 15 minutes."
 )
 
 // recoveredPath is where every recovery lands: add a new passkey first.
@@ -43,6 +49,7 @@ func (h *Handler) recoverPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) renderRecover(w http.ResponseWriter, r *http.Request, status int, v components.RecoverView) {
+	v.EmailLink = h.deps.EmailRecovery != nil
 	h.render(w, r, status, components.RecoverPage(h.page(r, "Lost your passkey?"), v), components.RecoverFragment(v))
 }
 
@@ -67,6 +74,25 @@ func (h *Handler) recoverWithCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.recovered(w, r, u)
+}
+
+// recoverByEmail mails a one-time recovery link. Every address gets the same page and words, as fast:
+// whether it is registered is decided in the background.
+func (h *Handler) recoverByEmail(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	_ = r.ParseForm()
+	email := truncate(r.PostForm.Get("email"), 254)
+	switch err := h.deps.EmailRecovery.EmailLink(r.Context(), h.device(r).IP, email); {
+	case errors.Is(err, recovery.ErrTooMany):
+		h.logFailure(r, http.StatusTooManyRequests, err)
+		w.Header().Set("Retry-After", "900")
+		h.renderRecover(w, r, http.StatusTooManyRequests, components.RecoverView{Error: msgRecoverTooMany})
+		return
+	case err != nil:
+		h.fail(w, r, http.StatusInternalServerError, "Something went wrong", "We could not send a recovery link. Please try again.", err)
+		return
+	}
+	h.renderRecover(w, r, http.StatusOK, components.RecoverView{Sent: msgLinkEmailed, Announce: msgLinkEmailed})
 }
 
 // recovered starts an app session for u after a recovery (there is no provider session) and sends

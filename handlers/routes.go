@@ -80,12 +80,13 @@ type Deps struct {
 
 	Dev bool // dev mode (LATCHKEY_DEV=true): the component gallery at /dev/components; off, /dev/ is 404
 
-	Account        AccountStore // the account page: passkeys, sessions; both modes
-	Activity       ActivityLog  // the account's activity log; both modes
-	PasskeyNames   PasskeyNames // passkey provider names from the AAGUID list; nil: none
-	RPID           string       // the relying party ID, for the WebAuthn Signal API
-	RelatedOrigins []string     // served at /.well-known/webauthn; empty: 404
-	Recovery       Recovery     // account recovery (embedded provider only); nil: none
+	Account        AccountStore  // the account page: passkeys, sessions; both modes
+	Activity       ActivityLog   // the account's activity log; both modes
+	PasskeyNames   PasskeyNames  // passkey provider names from the AAGUID list; nil: none
+	RPID           string        // the relying party ID, for the WebAuthn Signal API
+	RelatedOrigins []string      // served at /.well-known/webauthn; empty: 404
+	Recovery       Recovery      // account recovery (embedded provider only); nil: none
+	EmailRecovery  EmailRecovery // emailed recovery links (with Recovery, when SMTP is set); nil: not offered
 }
 
 // Handler holds the dependencies of every route.
@@ -146,6 +147,9 @@ func New(deps Deps) http.Handler {
 				route{"GET " + recoveredPath, h.recoveredPage},
 				route{"POST /account/recovery-codes", h.newRecoveryCodes},
 			)
+			if deps.EmailRecovery != nil { // without a mail server, POST /recover/email is an unknown link: 404
+				routes = append(routes, route{"POST /recover/email", h.recoverByEmail}) // limited per address and per IP by EmailRecovery
+			}
 		}
 	}
 	if deps.Keys != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/latchkey/latchkey/internal/aaguid"
 	"github.com/latchkey/latchkey/internal/activity"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/provider"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/recovery"
@@ -35,7 +36,8 @@ type App struct {
 
 	remoteKeys *verify.RemoteKeys // Corbado mode
 	activity   *activity.Log
-	retention  time.Duration // how long the activity log keeps entries
+	retention  time.Duration     // how long the activity log keeps entries
+	recovery   *recovery.Service // the embedded provider's account recovery; nil in Corbado mode
 }
 
 // Store is the database (for tests and maintenance tools).
@@ -143,14 +145,27 @@ func (a *App) embeddedDeps(ctx context.Context, cfg config.Config, deps *handler
 	deps.Keys = minter
 	deps.CeremonyKeys = [][]byte{hashKey, blockKey}
 	deps.CeremonyTimeout = cfg.CeremonyTimeout
-	deps.Recovery = a.Recovery()
+	var mailer recovery.Mailer
+	if cfg.SMTP != nil {
+		mailer = mail.New(*cfg.SMTP, cfg.Origin())
+	}
+	a.recovery = a.newRecovery(mailer)
+	deps.Recovery = a.recovery
+	if mailer != nil {
+		deps.EmailRecovery = a.recovery // "Email me a link" on the recover page
+	}
 	return nil
 }
 
 // Recovery is account recovery over the app's database: wrong recovery codes are limited to 5 per 15
 // minutes per account and 20 per 15 minutes per client IP.
-func (a *App) Recovery() *recovery.Service {
+func (a *App) Recovery() *recovery.Service { return a.newRecovery(nil) }
+
+// newRecovery is Recovery that emails links through mailer (nil: no mail server).
+func (a *App) newRecovery(mailer recovery.Mailer) *recovery.Service {
 	return recovery.New(recovery.Dependencies{
+		Mailer:    mailer,
+		Log:       a.log,
 		Store:     a.store,
 		Accounts:  ratelimit.New(5, 15*time.Minute, nil),
 		Clients:   ratelimit.New(20, 15*time.Minute, nil),
@@ -234,7 +249,17 @@ func (a *App) maintain(ctx context.Context) {
 }
 
 // Close releases the database.
-func (a *App) Close() error { return a.store.Close() }
+func (a *App) Close() error {
+	a.WaitMail()
+	return a.store.Close()
+}
+
+// WaitMail waits until the emailed recovery links on their way are sent (or given up on).
+func (a *App) WaitMail() {
+	if a.recovery != nil {
+		a.recovery.Wait()
+	}
+}
 
 // embeddedAuth verifies the embedded provider's JWT and claims its provider session: each JWT starts at
 // most one app session, and none once the provider session is revoked or expired.
