@@ -157,6 +157,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		{`DELETE FROM sessions WHERE expiry <= ?`, now},
 		{`DELETE FROM provider_sessions WHERE expires_at <= ?`, now.Add(-providerSessionGrace)},
 		{`DELETE FROM recovery_links WHERE expires_at <= ?`, now.Add(-providerSessionGrace)},
+		{`DELETE FROM email_confirmations WHERE expires_at <= ?`, now.Add(-providerSessionGrace)},
 	}
 	var total int64
 	for _, p := range purges {
