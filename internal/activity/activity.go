@@ -31,6 +31,7 @@ const (
 	RecoveredWithLink    = "Recovered with a link"
 	RecoveryLinkCreated  = "Recovery link created"
 	RecoveryLinkEmailed  = "Recovery link emailed"
+	EmailConfirmed       = "Email address confirmed"
 	DefaultRecent        = 20                   // entries the account page shows
 	DefaultMaxAge        = 180 * 24 * time.Hour // entries older than this are pruned
 	maxDetailLength      = 200

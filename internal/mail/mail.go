@@ -1,4 +1,4 @@
-// Package mail sends Latchkey's mail (one-time recovery links) through the configured SMTP server
+// Package mail sends Latchkey's mail (one-time recovery links and email confirmation links) through the configured SMTP server
 // with github.com/wneessen/go-mail: plain text plus HTML, both rendered from templ components.
 package mail
 
@@ -35,6 +35,12 @@ func New(c config.SMTP, origin string) *Sender {
 func (s *Sender) SendRecoveryLink(ctx context.Context, to, token string) error {
 	v := components.RecoveryMailView{Link: s.origin + "/recover/" + token}
 	return s.send(ctx, to, components.RecoveryMailSubject, components.RecoveryMailText(v), components.RecoveryMailHTML(v))
+}
+
+// SendConfirmLink mails the one-time email confirmation link of token to the address to.
+func (s *Sender) SendConfirmLink(ctx context.Context, to, token string) error {
+	v := components.RecoveryMailView{Link: s.origin + "/confirm/" + token}
+	return s.send(ctx, to, components.ConfirmMailSubject, components.ConfirmMailText(v), components.ConfirmMailHTML(v))
 }
 
 func (s *Sender) send(ctx context.Context, to, subject string, text, htmlPart templ.Component) error {

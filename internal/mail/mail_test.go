@@ -59,3 +59,23 @@ func TestSendFails(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestSendConfirmLink: the sign-up confirmation mail carries its /confirm/ link in both parts.
+func TestSendConfirmLink(t *testing.T) {
+	srv := mailtest.Start(t)
+	s := mail.New(config.SMTP{Host: srv.Host, Port: srv.Port, From: "login@example.com"}, "http://localhost:8080")
+	if err := s.SendConfirmLink(context.Background(), "ada@example.com", "tok_C"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	msgs := srv.Wait(ctx, 1)
+	if len(msgs) != 1 || !strings.Contains(string(msgs[0].Data), "Subject: Confirm your email address for Latchkey") {
+		t.Fatalf("%d messages, want 1 with the confirmation subject", len(msgs))
+	}
+	text, html, ok := mailtest.Parts(msgs[0].Data)
+	if !ok || !strings.Contains(text, "\nhttp://localhost:8080/confirm/tok_C\n") || !strings.Contains(text, "valid for 24 hours and works once") ||
+		!strings.Contains(html, `href="http://localhost:8080/confirm/tok_C"`) {
+		t.Errorf("parts: ok %v\n%s\n%s", ok, text, html)
+	}
+}

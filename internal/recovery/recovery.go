@@ -73,6 +73,10 @@ type Store interface {
 	CreateRecoveryLink(ctx context.Context, l store.RecoveryLink) error
 	RecoveryLinkUser(ctx context.Context, hash []byte, now time.Time) (string, error)
 	UseRecoveryLink(ctx context.Context, hash []byte, now time.Time) (string, error)
+	CreateEmailConfirmation(ctx context.Context, l store.RecoveryLink) error
+	EmailConfirmationUser(ctx context.Context, hash []byte, now time.Time) (string, error)
+	ConfirmEmail(ctx context.Context, hash []byte, now time.Time) (string, error)
+	EmailConfirmed(ctx context.Context, userID string) (bool, error)
 }
 
 // Limiter is a rate limiter per class and client (internal/ratelimit).
@@ -100,9 +104,10 @@ const (
 	dummyPlaceword = "0000-0000-0000"
 )
 
-// Mailer mails a one-time recovery link (internal/mail).
+// Mailer mails one-time recovery links and email confirmation links (internal/mail).
 type Mailer interface {
 	SendRecoveryLink(ctx context.Context, to, token string) error
+	SendConfirmLink(ctx context.Context, to, token string) error
 }
 
 // Dependencies of a Service.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -380,5 +381,64 @@ func TestEmailLink(t *testing.T) {
 	s.svc.Wait()
 	if got := m.all(); len(got) != 2 {
 		t.Errorf("%d mails after refused and unknown requests, want still 2", len(got))
+	}
+}
+
+func (f *fakeMailer) SendConfirmLink(_ context.Context, to, token string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, sent{to, "confirm:" + token})
+	return nil
+}
+
+// TestConfirmation: sign-up's confirmation link confirms the address once, for ConfirmTTL.
+func TestConfirmation(t *testing.T) {
+	s := newSetup(t, nil, nil)
+	ctx := t.Context()
+	s.svc.SendConfirmation(ctx, s.user) // no mailer: nothing
+	s.svc.Wait()
+	m := &fakeMailer{}
+	s.svc.d.Mailer = m
+	for range 2 {
+		s.svc.SendConfirmation(ctx, s.user)
+	}
+	s.svc.Wait()
+	got := m.all()
+	if len(got) != 2 || got[0].to != "ada@example.com" || !strings.HasPrefix(got[0].token, "confirm:") {
+		t.Fatalf("sent %q, want two confirmation links to ada@example.com", got)
+	}
+	first, second := strings.TrimPrefix(got[0].token, "confirm:"), strings.TrimPrefix(got[1].token, "confirm:")
+	if ok, err := s.svc.EmailConfirmed(ctx, s.user.ID); err != nil || ok {
+		t.Fatalf("EmailConfirmed before = %v, %v", ok, err)
+	}
+	if err := s.svc.CheckConfirmation(ctx, first); err != nil {
+		t.Fatalf("CheckConfirmation = %v", err)
+	}
+	if err := s.svc.Confirm(ctx, first); err != nil {
+		t.Fatalf("Confirm = %v", err)
+	}
+	if ok, err := s.svc.EmailConfirmed(ctx, s.user.ID); err != nil || !ok {
+		t.Fatalf("EmailConfirmed after = %v, %v", ok, err)
+	}
+	*s.now = s.now.Add(ConfirmTTL)
+	for _, tc := range []struct {
+		name, token string
+		want        error
+	}{
+		{"used", first, ErrLinkUsed},
+		{"expired", second, ErrLinkExpired},
+		{"unknown", "nope", ErrLinkUnknown},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := s.svc.CheckConfirmation(ctx, tc.token); !errors.Is(err, tc.want) {
+				t.Errorf("CheckConfirmation = %v, want %v", err, tc.want)
+			}
+			if err := s.svc.Confirm(ctx, tc.token); !errors.Is(err, tc.want) {
+				t.Errorf("Confirm = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if k := s.act.kinds(s.user.ID); len(k) != 1 || k[0] != "Email address confirmed" {
+		t.Errorf("activity = %q", k)
 	}
 }
