@@ -74,6 +74,7 @@ func TestSendConfirmLink(t *testing.T) {
 		t.Fatalf("%d messages, want 1 with the confirmation subject", len(msgs))
 	}
 	text, html, ok := mailtest.Parts(msgs[0].Data)
+	text = strings.ReplaceAll(text, "\r\n", "\n")
 	if !ok || !strings.Contains(text, "\nhttp://localhost:8080/confirm/tok_C\n") || !strings.Contains(text, "valid for 24 hours and works once") ||
 		!strings.Contains(html, `href="http://localhost:8080/confirm/tok_C"`) {
 		t.Errorf("parts: ok %v\n%s\n%s", ok, text, html)
