@@ -67,6 +67,16 @@ type HomeView struct {
 	Corbado  *Corbado // set in Corbado mode: shows Corbado's passkey list and logs out of Corbado too
 	// RecoveryCodes is a set of recovery codes made just now, shown this once; nil: none.
 	RecoveryCodes *RecoveryCodesView
+	// EmailConfirmed says whether the address is confirmed; nil (no mail server): no status shown.
+	EmailConfirmed *bool
+}
+
+// ConfirmEmailView is the page a sign-up email confirmation link opens: a confirm button (so link
+// scanners confirm nothing), the words that it worked (Done), or why the link does not work.
+type ConfirmEmailView struct {
+	Token string // path-escaped
+	Done  bool
+	Error string
 }
 
 // LogoutView is the page at GET /logout, for someone who typed the address: a Log out button when

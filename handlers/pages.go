@@ -96,6 +96,13 @@ func (h *Handler) renderHomeWith(w http.ResponseWriter, r *http.Request, status 
 	}
 	v := components.HomeView{Announce: st.announce, Focus: st.focus, UserID: u.ID, Name: u.Name, Email: u.Email,
 		Corbado: h.deps.Corbado, Account: acc, RecoveryCodes: recoveryCodesView(st.codes)}
+	if h.deps.EmailConfirm != nil {
+		if ok, err := h.deps.EmailConfirm.EmailConfirmed(r.Context(), u.ID); err == nil {
+			v.EmailConfirmed = &ok
+		} else {
+			h.log.ErrorContext(r.Context(), "reading whether the email address is confirmed failed", "user_id", u.ID, "err", err)
+		}
+	}
 	h.render(w, r, status, components.HomePage(h.page(r, "Home"), v), components.HomeFragment(v))
 }
 

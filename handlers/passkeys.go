@@ -88,7 +88,13 @@ func (h *Handler) signupBegin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) signupFinish(w http.ResponseWriter, r *http.Request) {
-	h.finish(w, r, h.deps.Ceremonies.FinishSignup)
+	h.finish(w, r, func(ctx context.Context, c provider.Ceremony, body []byte) (provider.Issued, error) {
+		iss, err := h.deps.Ceremonies.FinishSignup(ctx, c, body)
+		if err == nil && h.deps.EmailConfirm != nil {
+			h.deps.EmailConfirm.SendConfirmation(ctx, iss.User) // in the background: sign-up never waits for mail
+		}
+		return iss, err
+	})
 }
 
 func (h *Handler) loginBegin(w http.ResponseWriter, r *http.Request) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/latchkey/latchkey/internal/mailtest"
+	"github.com/latchkey/latchkey/internal/softauthn"
 )
 
 const wantLinkEmailed = "If an account uses that address, we sent a link to it. It works once, for 15 minutes."
@@ -109,5 +110,91 @@ func TestRecoveryEmailLinkOff(t *testing.T) {
 	resp, body = askForLink(t, s, "mail@example.com")
 	if resp.StatusCode != http.StatusNotFound || strings.Contains(body, wantLinkEmailed) {
 		t.Fatalf("POST /recover/email without SMTP: status %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestSignupEmailConfirmation: with SMTP set, sign-up mails a confirmation link (the account works at
+// once); its GET shows a button, its POST confirms the address once, and the home page says so.
+func TestSignupEmailConfirmation(t *testing.T) {
+	mails := mailtest.Start(t)
+	e := newHostileEnv(t, map[string]string{
+		"LATCHKEY_SMTP_URL":  fmt.Sprintf("smtp://%s:%d", mails.Host, mails.Port),
+		"LATCHKEY_SMTP_FROM": "login@example.com",
+	})
+	s := e.s
+	b := e.beginSignup(t, "new@example.com", "Nia")
+	tok := e.finish(t, signupFinish, b, e.create(t, b, softauthn.Tweaks{}))
+	c := s.client()
+	if resp, _ := withT(s, t).do(c, req{method: "POST", path: "/auth/session", htmx: true, token: tok}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("exchange: status %d", resp.StatusCode)
+	}
+	status := func() string {
+		t.Helper()
+		resp, body := withT(s, t).do(c, req{method: "GET", path: "/home"})
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /home: status %d", resp.StatusCode)
+		}
+		return strings.TrimSpace(doc(t, body).Find(`[data-testid="email-status"]`).Text())
+	}
+	if got := status(); got != "Email not confirmed yet" {
+		t.Errorf("home before confirming says %q", got)
+	}
+	s.app.WaitMail()
+	msgs := mails.Messages()
+	if len(msgs) != 1 || len(msgs[0].To) != 1 || msgs[0].To[0] != "new@example.com" {
+		t.Fatalf("delivered %d messages, want one to new@example.com", len(msgs))
+	}
+	text, _, ok := mailtest.Parts(msgs[0].Data)
+	m := regexp.MustCompile(`http://localhost:8080(/confirm/[A-Za-z0-9_-]{43})\b`).FindStringSubmatch(text)
+	if !ok || m == nil {
+		t.Fatalf("no confirmation link in\n%s", msgs[0].Data)
+	}
+	path := m[1]
+	for range 2 { // a link scanner's GET confirms nothing
+		resp, body := withT(s, t).do(s.client(), req{method: "GET", path: path})
+		if resp.StatusCode != http.StatusOK || doc(t, body).Find(`form[method="post"][action="`+path+`"] button`).Text() != "Confirm my email address" {
+			t.Fatalf("GET link: status %d, no confirm button", resp.StatusCode)
+		}
+	}
+	if got := status(); got != "Email not confirmed yet" {
+		t.Errorf("home after GETs says %q", got)
+	}
+	for _, tc := range []struct {
+		name, path string
+		status     int
+		testid     string
+		words      string
+	}{
+		{"confirm", path, http.StatusOK, "confirm-email-done", "Thank you: your email address is confirmed."},
+		{"again", path, http.StatusGone, "confirm-email-error", "This confirmation link has been used already: your email address is confirmed."},
+		{"unknown", "/confirm/nope", http.StatusNotFound, "confirm-email-error", "This confirmation link is not valid. Check that you copied all of it."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := withT(s, t).do(s.client(), req{method: "POST", path: tc.path})
+			if got := strings.TrimSpace(doc(t, body).Find(`[data-testid="` + tc.testid + `"]`).Text()); resp.StatusCode != tc.status || got != tc.words {
+				t.Fatalf("status %d, said %q; want %d, %q", resp.StatusCode, got, tc.status, tc.words)
+			}
+		})
+	}
+	if got := status(); got != "Email confirmed" {
+		t.Errorf("home after confirming says %q", got)
+	}
+}
+
+// TestNoEmailStatusWithoutSMTP: without a mail server the home page shows no confirmation status and
+// /confirm/ links are 404.
+func TestNoEmailStatusWithoutSMTP(t *testing.T) {
+	s := newStack(t)
+	_, tok := s.account("plain@example.com", "Pat")
+	c := s.client()
+	if resp, _ := withT(s, t).do(c, req{method: "POST", path: "/auth/session", htmx: true, token: tok}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("exchange: status %d", resp.StatusCode)
+	}
+	resp, body := withT(s, t).do(c, req{method: "GET", path: "/home"})
+	if resp.StatusCode != http.StatusOK || doc(t, body).Find(`[data-testid="email-status"]`).Length() != 0 {
+		t.Fatalf("GET /home: status %d, shows an email status without SMTP", resp.StatusCode)
+	}
+	if resp, _ := withT(s, t).do(s.client(), req{method: "GET", path: "/confirm/abc"}); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /confirm/abc without SMTP: status %d, want 404", resp.StatusCode)
 	}
 }

@@ -87,6 +87,7 @@ type Deps struct {
 	RelatedOrigins []string      // served at /.well-known/webauthn; empty: 404
 	Recovery       Recovery      // account recovery (embedded provider only); nil: none
 	EmailRecovery  EmailRecovery // emailed recovery links (with Recovery, when SMTP is set); nil: not offered
+	EmailConfirm   EmailConfirm  // sign-up email confirmation (when SMTP is set); nil: none
 }
 
 // Handler holds the dependencies of every route.
@@ -147,6 +148,12 @@ func New(deps Deps) http.Handler {
 				route{"GET " + recoveredPath, h.recoveredPage},
 				route{"POST /account/recovery-codes", h.newRecoveryCodes},
 			)
+			if deps.EmailConfirm != nil {
+				routes = append(routes,
+					route{"GET /confirm/{token}", h.confirmEmailPage},
+					route{"POST /confirm/{token}", h.limited("finish", h.confirmEmail)},
+				)
+			}
 			if deps.EmailRecovery != nil { // without a mail server, POST /recover/email is an unknown link: 404
 				routes = append(routes, route{"POST /recover/email", h.recoverByEmail}) // limited per address and per IP by EmailRecovery
 			}

@@ -153,6 +153,7 @@ func (a *App) embeddedDeps(ctx context.Context, cfg config.Config, deps *handler
 	deps.Recovery = a.recovery
 	if mailer != nil {
 		deps.EmailRecovery = a.recovery // "Email me a link" on the recover page
+		deps.EmailConfirm = a.recovery  // sign-up confirms the address with a link
 	}
 	return nil
 }
