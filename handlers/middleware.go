@@ -69,7 +69,7 @@ func (h *Handler) recoverer(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				h.log.ErrorContext(r.Context(), "panic", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				h.log.ErrorContext(r.Context(), "panic", "path", logPath(r), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 				h.fail(w, r, http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Please try again.", nil)
 			}
 		}()
@@ -105,7 +105,7 @@ func (h *Handler) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
-		h.log.DebugContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
+		h.log.DebugContext(r.Context(), "request", "method", r.Method, "path", logPath(r), "status", sw.status, "duration", time.Since(start))
 	})
 }
 

@@ -96,6 +96,11 @@ func TestRecoveryEmailLink(t *testing.T) {
 	if !slices.Contains(kinds, "Recovery link emailed") || !slices.Contains(kinds, "Recovered with a link") {
 		t.Errorf("activity = %q, want Recovery link emailed and Recovered with a link", kinds)
 	}
+	if token := strings.TrimPrefix(path, "/recover/"); strings.Contains(logs.String(), token) {
+		t.Error("the log holds the link's token")
+	} else if !strings.Contains(logs.String(), "/recover/{token}") {
+		t.Error("the requests to the link were not logged as /recover/{token}")
+	}
 }
 
 // TestRecoveryEmailLinkOff: without a mail server the recover page does not offer the link and the
@@ -178,6 +183,9 @@ func TestSignupEmailConfirmation(t *testing.T) {
 	}
 	if got := status(); got != "Email confirmed" {
 		t.Errorf("home after confirming says %q", got)
+	}
+	if strings.Contains(e.logs.String(), strings.TrimPrefix(path, "/confirm/")) {
+		t.Error("the log holds the confirmation link's token")
 	}
 }
 

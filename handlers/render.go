@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/a-h/templ"
 
@@ -30,7 +31,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 	}
 	w.WriteHeader(status)
 	if err := c.Render(r.Context(), w); err != nil && !errors.Is(err, context.Canceled) {
-		h.log.ErrorContext(r.Context(), "render failed", "path", r.URL.Path, "err", err)
+		h.log.ErrorContext(r.Context(), "render failed", "path", logPath(r), "err", err)
 	}
 }
 
@@ -82,7 +83,7 @@ func (h *Handler) logFailure(r *http.Request, status int, err error) {
 	if err != nil {
 		errText = err.Error()
 	}
-	level(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", errText)
+	level(r.Context(), "request failed", "method", r.Method, "path", logPath(r), "status", status, "err", errText)
 }
 
 // writeJSONCached writes v as a 200 JSON answer, keeping the Cache-Control the caller set.
@@ -96,4 +97,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// logPath is the request path as logs show it: the token of a one-time link (/recover/{token},
+// /confirm/{token}) is a password, so it is replaced by "{token}".
+func logPath(r *http.Request) string {
+	p := r.URL.Path
+	for _, prefix := range []string{"/recover/", "/confirm/"} {
+		if rest, ok := strings.CutPrefix(p, prefix); ok && rest != "" && rest != "email" {
+			return prefix + "{token}"
+		}
+	}
+	return p
 }
