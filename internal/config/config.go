@@ -505,9 +505,14 @@ func isLocalhost(host string) bool {
 // redactURL hides a password in a URL so it can be shown in an error message.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
+	switch {
+	case err != nil:
 		return "(unparseable)"
+	case u.Opaque != "" || (u.Host == "" && strings.Contains(raw, "@")):
+		// Not scheme://user:password@host: a password could sit anywhere in it, so show none of it.
+		return "(not shown: it may hold a password)"
 	}
+	u.RawQuery, u.Fragment, u.RawFragment = "", "", "" // a query may carry password=…
 	return u.Redacted()
 }
 
