@@ -70,20 +70,7 @@ func (p *Provider) FinishAddPasskey(ctx context.Context, c Ceremony, body []byte
 		return store.Passkey{}, ceremonyError("add passkey", err)
 	}
 	now := p.opts.Now().UTC()
-	pk := store.Passkey{
-		CredentialID:    cred.ID,
-		UserID:          c.UserID,
-		PublicKey:       cred.PublicKey,
-		SignCount:       cred.Authenticator.SignCount,
-		AAGUID:          cred.Authenticator.AAGUID,
-		Transports:      transports(cred.Transport),
-		AttestationType: cred.AttestationType,
-		UserPresent:     cred.Flags.UserPresent,
-		UserVerified:    cred.Flags.UserVerified,
-		BackupEligible:  cred.Flags.BackupEligible,
-		BackupState:     cred.Flags.BackupState,
-		CreatedAt:       now,
-	}
+	pk := newPasskey(cred, c.UserID, now)
 	switch err := as.AddPasskey(ctx, pk, p.usedChallenge(c.Session, now)); {
 	case errors.Is(err, store.ErrChallengeUsed):
 		return store.Passkey{}, &Error{Kind: KindInvalid, Msg: "This passkey was already added. Please start again.", Err: err}

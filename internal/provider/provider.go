@@ -176,20 +176,7 @@ func (p *Provider) FinishSignup(ctx context.Context, c Ceremony, body []byte) (I
 	}
 	now := p.opts.Now().UTC()
 	user := store.User{ID: c.UserID, Email: c.Email, Name: c.Name, CreatedAt: now}
-	pk := store.Passkey{
-		CredentialID:    cred.ID,
-		UserID:          c.UserID,
-		PublicKey:       cred.PublicKey,
-		SignCount:       cred.Authenticator.SignCount,
-		AAGUID:          cred.Authenticator.AAGUID,
-		Transports:      transports(cred.Transport),
-		AttestationType: cred.AttestationType,
-		UserPresent:     cred.Flags.UserPresent,
-		UserVerified:    cred.Flags.UserVerified,
-		BackupEligible:  cred.Flags.BackupEligible,
-		BackupState:     cred.Flags.BackupState,
-		CreatedAt:       now,
-	}
+	pk := newPasskey(cred, c.UserID, now)
 	ps, err := p.newProviderSession(c.UserID, now)
 	if err != nil {
 		return Issued{}, internal(err)
@@ -402,6 +389,24 @@ func transports(ts []protocol.AuthenticatorTransport) []string {
 		out = append(out, string(t))
 	}
 	return out
+}
+
+// newPasskey is the stored form of a credential a registration ceremony created for userID.
+func newPasskey(cred *webauthn.Credential, userID string, now time.Time) store.Passkey {
+	return store.Passkey{
+		CredentialID:    cred.ID,
+		UserID:          userID,
+		PublicKey:       cred.PublicKey,
+		SignCount:       cred.Authenticator.SignCount,
+		AAGUID:          cred.Authenticator.AAGUID,
+		Transports:      transports(cred.Transport),
+		AttestationType: cred.AttestationType,
+		UserPresent:     cred.Flags.UserPresent,
+		UserVerified:    cred.Flags.UserVerified,
+		BackupEligible:  cred.Flags.BackupEligible,
+		BackupState:     cred.Flags.BackupState,
+		CreatedAt:       now,
+	}
 }
 
 func credentials(keys []store.Passkey) []webauthn.Credential {
