@@ -20,6 +20,7 @@ import (
 	"github.com/latchkey/latchkey/internal/provider"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/recovery"
+	"github.com/latchkey/latchkey/internal/redisstore"
 	"github.com/latchkey/latchkey/internal/secretbox"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
@@ -38,6 +39,10 @@ type App struct {
 	activity   *activity.Log
 	retention  time.Duration     // how long the activity log keeps entries
 	recovery   *recovery.Service // the embedded provider's account recovery; nil in Corbado mode
+
+	redis    *redisstore.Redis // LATCHKEY_REDIS_URL: shared sessions, invalidations, rate limits; nil: none
+	sessions session.Store     // where sessions live (see openSessions)
+	account  *accountCache     // the account page's reads, cached; nil: read through
 }
 
 // Store is the database (for tests and maintenance tools).
@@ -48,17 +53,21 @@ func (a *App) Minter() *token.Minter { return a.minter }
 
 // New opens the database, runs migrations, loads or creates keys, and builds the handler.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
-	if cfg.RedisURL != "" {
-		return nil, errors.New("LATCHKEY_REDIS_URL is not supported in this version yet; unset it to keep sessions in the database")
-	}
 	st, err := store.Open(ctx, cfg.DatabaseURL, log)
 	if err != nil {
 		return nil, err
 	}
 	a := &App{store: st, log: log, activity: activity.New(st, log, nil), retention: cfg.ActivityRetention}
+	if cfg.RedisURL != "" {
+		if a.redis, err = redisstore.Open(ctx, cfg.RedisURL, cfg.RedisPrefix); err != nil {
+			_ = st.Close()
+			return nil, err
+		}
+	}
+	a.openSessions()
 	h, err := a.build(ctx, cfg)
 	if err != nil {
-		_ = st.Close()
+		_ = a.Close()
 		return nil, err
 	}
 	a.Handler = h
@@ -88,7 +97,7 @@ func (a *App) build(ctx context.Context, cfg config.Config) (http.Handler, error
 		Activity:       a.activity,
 		RPID:           cfg.RPID(),
 		RelatedOrigins: cfg.RelatedOrigins,
-		Sessions: session.New(sessionStore{a.store.SessionStore()}, session.Options{
+		Sessions: session.New(a.sessions, session.Options{
 			Secure:      cfg.Secure(),
 			Lifetime:    cfg.SessionLifetime,
 			IdleTimeout: cfg.SessionIdle,
@@ -101,6 +110,9 @@ func (a *App) build(ctx context.Context, cfg config.Config) (http.Handler, error
 		a.remoteKeys = a.corbadoDeps(ctx, cfg, static, &deps)
 	} else if err := a.embeddedDeps(ctx, cfg, &deps); err != nil {
 		return nil, err
+	}
+	if a.account != nil {
+		deps.Account, deps.Activity = a.account, a.account
 	}
 	return handlers.New(deps), nil
 }
@@ -249,9 +261,12 @@ func (a *App) maintain(ctx context.Context) {
 	}
 }
 
-// Close releases the database.
+// Close releases the database and Redis.
 func (a *App) Close() error {
 	a.WaitMail()
+	if a.redis != nil {
+		a.redis.Close()
+	}
 	return a.store.Close()
 }
 

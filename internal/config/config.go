@@ -27,7 +27,8 @@ type Config struct {
 	Addr            string        // LATCHKEY_ADDR: where the HTTP server listens
 	PublicURL       *url.URL      // LATCHKEY_PUBLIC_URL: the origin people open in their browser
 	DatabaseURL     string        // LATCHKEY_DATABASE_URL: sqlite:PATH or postgres://…
-	RedisURL        string        // LATCHKEY_REDIS_URL: optional, for scs sessions
+	RedisURL        string        // LATCHKEY_REDIS_URL: optional; sessions, caches' invalidation and rate limits shared by instances
+	RedisPrefix     string        // LATCHKEY_REDIS_PREFIX: what every Redis key and channel of this site starts with
 	LogLevel        slog.Level    // LATCHKEY_LOG_LEVEL: debug, info, warn, error
 	CeremonyTimeout time.Duration // LATCHKEY_CEREMONY_TIMEOUT: how long a passkey prompt may take
 	TokenTTL        time.Duration // LATCHKEY_TOKEN_TTL: lifetime of the session JWT the provider issues
@@ -84,6 +85,23 @@ const (
 	DefaultRPName          = "Latchkey"
 )
 
+// DefaultRedisPrefix starts every Redis key and channel unless LATCHKEY_REDIS_PREFIX says otherwise;
+// sites sharing one Redis need prefixes of their own.
+const DefaultRedisPrefix = "latchkey:"
+
+// validRedisPrefix reports whether p is 1–64 of [A-Za-z0-9._:-].
+func validRedisPrefix(p string) bool {
+	if p == "" || len(p) > 64 {
+		return false
+	}
+	for _, r := range p {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._:-", r)) {
+			return false
+		}
+	}
+	return true
+}
+
 // DefaultActivityRetention is how long activity log entries are kept unless LATCHKEY_ACTIVITY_RETENTION says.
 const DefaultActivityRetention = 180 * 24 * time.Hour
 
@@ -132,7 +150,7 @@ func Vars() []string {
 		"LATCHKEY_RATE_LIMIT", "LATCHKEY_TRUSTED_PROXIES", "LATCHKEY_SECRET_KEY", "LATCHKEY_SECRET_KEY_FILE",
 		"CORBADO_PROJECT_ID", "CORBADO_API_SECRET", "CORBADO_FRONTEND_API", "CORBADO_BACKEND_API",
 		"LATCHKEY_DEV", "LATCHKEY_RELATED_ORIGINS", "LATCHKEY_ACTIVITY_RETENTION",
-		"LATCHKEY_SMTP_URL", "LATCHKEY_SMTP_FROM",
+		"LATCHKEY_SMTP_URL", "LATCHKEY_SMTP_FROM", "LATCHKEY_REDIS_PREFIX",
 	}
 }
 
@@ -167,6 +185,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Addr:            get("LATCHKEY_ADDR", DefaultAddr),
 		DatabaseURL:     get("LATCHKEY_DATABASE_URL", DefaultDatabaseURL),
 		RedisURL:        get("LATCHKEY_REDIS_URL", ""),
+		RedisPrefix:     get("LATCHKEY_REDIS_PREFIX", DefaultRedisPrefix),
 		RPName:          get("LATCHKEY_RP_NAME", DefaultRPName),
 		CeremonyTimeout: duration("LATCHKEY_CEREMONY_TIMEOUT", DefaultCeremonyTimeout, 5*time.Second, 5*time.Minute),
 		TokenTTL:        duration("LATCHKEY_TOKEN_TTL", DefaultTokenTTL, 30*time.Second, time.Hour),
@@ -211,6 +230,9 @@ func Load(getenv func(string) string) (Config, error) {
 		if r, err := url.Parse(c.RedisURL); err != nil || (r.Scheme != "redis" && r.Scheme != "rediss") || r.Host == "" {
 			bad("LATCHKEY_REDIS_URL must look like redis://HOST:PORT/DB (got %q)", redactURL(c.RedisURL))
 		}
+	}
+	if !validRedisPrefix(c.RedisPrefix) {
+		bad("LATCHKEY_REDIS_PREFIX must be 1 to 64 letters, digits or . _ - : (got %q)", c.RedisPrefix)
 	}
 
 	switch lvl := strings.ToLower(get("LATCHKEY_LOG_LEVEL", "info")); lvl {

@@ -16,8 +16,8 @@ import (
 )
 
 // fzSeed turns a partial environment into FuzzConfigLoad arguments, one per name in vars.
-func fzSeed(vars []string, env map[string]string) [23]string {
-	var args [23]string
+func fzSeed(vars []string, env map[string]string) [24]string {
+	var args [24]string
 	for i, k := range vars {
 		args[i] = env[k]
 	}
@@ -40,7 +40,7 @@ func FuzzConfigLoad(f *testing.F) {
 		"LATCHKEY_RATE_LIMIT,LATCHKEY_TRUSTED_PROXIES,LATCHKEY_SECRET_KEY,LATCHKEY_SECRET_KEY_FILE," +
 		"CORBADO_PROJECT_ID,CORBADO_API_SECRET,CORBADO_FRONTEND_API,CORBADO_BACKEND_API," +
 		"LATCHKEY_DEV,LATCHKEY_RELATED_ORIGINS,LATCHKEY_ACTIVITY_RETENTION," +
-		"LATCHKEY_SMTP_URL,LATCHKEY_SMTP_FROM"; strings.Join(vars, ",") != want {
+		"LATCHKEY_SMTP_URL,LATCHKEY_SMTP_FROM,LATCHKEY_REDIS_PREFIX"; strings.Join(vars, ",") != want {
 		f.Fatalf("config.Vars() = %q: update FuzzConfigLoad's arguments to match", vars)
 	}
 	for _, env := range []map[string]string{
@@ -97,17 +97,19 @@ func FuzzConfigLoad(f *testing.F) {
 		{"LATCHKEY_SMTP_URL": "smtps://mailer:smtppassword@mail.example.com"},
 		{"LATCHKEY_SMTP_URL": "http://mailer:smtppassword@mail.example.com:99999", "LATCHKEY_SMTP_FROM": "not an address"},
 		{"LATCHKEY_SMTP_FROM": "login@example.com"},
+		{"LATCHKEY_REDIS_URL": "redis://:redispassword@cache:6379/2", "LATCHKEY_REDIS_PREFIX": "shop:"},
+		{"LATCHKEY_REDIS_PREFIX": "bad prefix*"},
 	} {
 		a := fzSeed(vars, env)
-		f.Add(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20], a[21], a[22])
+		f.Add(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20], a[21], a[22], a[23])
 	}
 
 	f.Fuzz(func(t *testing.T, addr, publicURL, databaseURL, redisURL, logLevel, ceremonyTimeout, tokenTTL,
 		sessionLifetime, sessionIdle, rpName, rateLimit, trustedProxies, secretKey, secretKeyFile,
-		projectID, apiSecret, frontendAPI, backendAPI, dev, relatedOrigins, activityRetention, smtpURL, smtpFrom string) {
+		projectID, apiSecret, frontendAPI, backendAPI, dev, relatedOrigins, activityRetention, smtpURL, smtpFrom, redisPrefix string) {
 		values := []string{addr, publicURL, databaseURL, redisURL, logLevel, ceremonyTimeout, tokenTTL,
 			sessionLifetime, sessionIdle, rpName, rateLimit, trustedProxies, secretKey, secretKeyFile,
-			projectID, apiSecret, frontendAPI, backendAPI, dev, relatedOrigins, activityRetention, smtpURL, smtpFrom}
+			projectID, apiSecret, frontendAPI, backendAPI, dev, relatedOrigins, activityRetention, smtpURL, smtpFrom, redisPrefix}
 		env := map[string]string{}
 		for i, k := range vars {
 			env[k] = values[i]

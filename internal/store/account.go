@@ -64,7 +64,8 @@ func (s *Store) SessionsOfUser(ctx context.Context, userID string, now time.Time
 // in one transaction. It returns ErrNotFound when the user has no such session (someone else's session
 // is never touched).
 func (s *Store) RevokeSession(ctx context.Context, userID, publicID string, now time.Time) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	c := change{users: []string{userID}}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var sid sql.NullString
 		err := s.queryRow(ctx, tx, `SELECT provider_sid FROM sessions WHERE user_id = ? AND public_id = ?`, userID, publicID).Scan(&sid)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -73,8 +74,10 @@ func (s *Store) RevokeSession(ctx context.Context, userID, publicID string, now 
 		if err != nil {
 			return fmt.Errorf("store: revoke session: %w", err)
 		}
-		if err := s.deleteOne(ctx, tx, "session", `DELETE FROM sessions WHERE user_id = ? AND public_id = ?`, userID, publicID); err != nil {
+		if n, err := s.endSessions(ctx, tx, &c, `user_id = ? AND public_id = ?`, userID, publicID); err != nil {
 			return err
+		} else if n == 0 {
+			return ErrNotFound
 		}
 		if sid.Valid {
 			if _, err := s.exec(ctx, tx, `UPDATE provider_sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`,
@@ -84,40 +87,39 @@ func (s *Store) RevokeSession(ctx context.Context, userID, publicID string, now 
 		}
 		return nil
 	})
+	if err == nil {
+		s.notify(ctx, c)
+	}
+	return err
 }
 
 // RevokeOtherSessions ends every app session of userID except keepPublicID (and revokes the provider
 // sessions they came from), in one transaction, and returns how many it ended.
 func (s *Store) RevokeOtherSessions(ctx context.Context, userID, keepPublicID string, now time.Time) (int, error) {
 	var n int64
+	c := change{users: []string{userID}}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		n, err = s.endSessionsExceptN(ctx, tx, userID, keepPublicID, now)
+		n, err = s.endSessionsExcept(ctx, tx, &c, userID, keepPublicID, now)
 		return err
 	})
+	if err == nil {
+		s.notify(ctx, c)
+	}
 	return int(n), err
 }
 
-// endSessionsExcept is endSessionsExceptN without the count.
-func (s *Store) endSessionsExcept(ctx context.Context, q querier, userID, keepPublicID string, now time.Time) error {
-	_, err := s.endSessionsExceptN(ctx, q, userID, keepPublicID, now)
-	return err
-}
-
-// endSessionsExceptN deletes the app sessions of userID other than keepPublicID and revokes every
-// provider session of the user except the kept one's, inside the caller's transaction, and returns how many app sessions it ended.
-func (s *Store) endSessionsExceptN(ctx context.Context, q querier, userID, keepPublicID string, now time.Time) (int64, error) {
+// endSessionsExcept deletes the app sessions of userID other than keepPublicID and revokes every
+// provider session of the user except the kept one's, inside the caller's transaction, and returns how
+// many app sessions it ended.
+func (s *Store) endSessionsExcept(ctx context.Context, q querier, c *change, userID, keepPublicID string, now time.Time) (int64, error) {
 	// Every provider session of the user but the kept session's: also the ones not exchanged yet.
 	if _, err := s.exec(ctx, q, `UPDATE provider_sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND id NOT IN
 		(SELECT provider_sid FROM sessions WHERE user_id = ? AND public_id = ? AND provider_sid IS NOT NULL)`,
 		millis(now), userID, userID, keepPublicID); err != nil {
 		return 0, fmt.Errorf("store: revoke provider sessions: %w", err)
 	}
-	res, err := s.exec(ctx, q, `DELETE FROM sessions WHERE user_id = ? AND (public_id IS NULL OR public_id <> ?)`, userID, keepPublicID)
-	if err != nil {
-		return 0, fmt.Errorf("store: revoke sessions: %w", err)
-	}
-	return res.RowsAffected()
+	return s.endSessions(ctx, q, c, `user_id = ? AND (public_id IS NULL OR public_id <> ?)`, userID, keepPublicID)
 }
 
 // Activity is one entry of a user's activity log.
@@ -137,6 +139,7 @@ func (s *Store) AddActivity(ctx context.Context, a Activity) error {
 		a.ID, a.UserID, millis(a.At), a.Kind, a.IP, a.UserAgent, a.Detail); err != nil {
 		return fmt.Errorf("store: add activity: %w", err)
 	}
+	s.userChanged(ctx, a.UserID)
 	return nil
 }
 
@@ -176,7 +179,7 @@ func (s *Store) PruneActivity(ctx context.Context, before time.Time) (int64, err
 // AddPasskey records a passkey added to an existing account, with its registration challenge as used, in
 // one transaction (ErrChallengeUsed, ErrCredentialExists, or ErrNotFound for an unknown user).
 func (s *Store) AddPasskey(ctx context.Context, p Passkey, ch UsedChallenge) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var one int
 		err := s.queryRow(ctx, tx, `SELECT 1 FROM users WHERE id = ?`, p.UserID).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -190,6 +193,10 @@ func (s *Store) AddPasskey(ctx context.Context, p Passkey, ch UsedChallenge) err
 		}
 		return s.insertPasskey(ctx, tx, p)
 	})
+	if err == nil {
+		s.userChanged(ctx, p.UserID)
+	}
+	return err
 }
 
 // RenamePasskey sets the name of passkey credentialID of userID (ErrNotFound if the user has none such).
@@ -204,6 +211,7 @@ func (s *Store) RenamePasskey(ctx context.Context, userID string, credentialID [
 	} else if n == 0 {
 		return ErrNotFound
 	}
+	s.userChanged(ctx, userID)
 	return nil
 }
 
@@ -218,5 +226,6 @@ func (s *Store) RenameUser(ctx context.Context, id, name string) error {
 	} else if n == 0 {
 		return ErrNotFound
 	}
+	s.userChanged(ctx, id)
 	return nil
 }

@@ -43,6 +43,23 @@ func (ss *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool
 	return data, true, nil
 }
 
+// FindExpiryCtx is FindCtx that also returns when the session expires.
+func (ss *SessionStore) FindExpiryCtx(ctx context.Context, token string) ([]byte, time.Time, bool, error) {
+	var (
+		data   []byte
+		expiry int64
+	)
+	err := ss.s.queryRow(ctx, ss.s.db, `SELECT data, expiry FROM sessions WHERE token = ? AND expiry > ?`,
+		token, millis(time.Now())).Scan(&data, &expiry)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, time.Time{}, false, nil
+	}
+	if err != nil {
+		return nil, time.Time{}, false, fmt.Errorf("store: find session: %w", err)
+	}
+	return data, fromMillis(expiry), true, nil
+}
+
 // CreateCtx inserts the new session token described by ns. When ns.ProviderSessionID is set (the
 // embedded provider), the session is created only while that provider session of ns.UserID is still
 // active: a login racing its own revocation or its user's deletion creates nothing, and CreateCtx reports
@@ -77,6 +94,9 @@ func (ss *SessionStore) CreateCtx(ctx context.Context, token string, data []byte
 	if err != nil {
 		return false, fmt.Errorf("store: create session: %w", err)
 	}
+	if n == 1 {
+		ss.s.userChanged(ctx, ns.UserID) // a new entry in the account page's sessions
+	}
 	return n == 1, nil
 }
 
@@ -96,11 +116,29 @@ func (ss *SessionStore) CommitCtx(ctx context.Context, token string, data []byte
 	return nil
 }
 
-// DeleteCtx removes session token; an unknown token is not an error.
+// DeleteCtx removes session token (the EndingSessions hook is told before it commits); an unknown token
+// is not an error.
 func (ss *SessionStore) DeleteCtx(ctx context.Context, token string) error {
-	if _, err := ss.s.exec(ctx, ss.s.db, `DELETE FROM sessions WHERE token = ?`, token); err != nil {
+	var c change
+	err := ss.s.inTx(ctx, func(tx *sql.Tx) error {
+		var userID sql.NullString
+		err := ss.s.queryRow(ctx, tx, `SELECT user_id FROM sessions WHERE token = ?`, token).Scan(&userID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if userID.Valid {
+			c.users = append(c.users, userID.String)
+		}
+		_, err = ss.s.endSessions(ctx, tx, &c, `token = ?`, token)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("store: delete session: %w", err)
 	}
+	ss.s.notify(ctx, c)
 	return nil
 }
 
@@ -121,13 +159,11 @@ func (ss *SessionStore) Delete(token string) error {
 
 // endUserSessions deletes every app session of userID and revokes the user's provider sessions, inside
 // the caller's transaction.
-func (s *Store) endUserSessions(ctx context.Context, q querier, userID string, now time.Time) error {
+func (s *Store) endUserSessions(ctx context.Context, q querier, c *change, userID string, now time.Time) error {
 	if _, err := s.exec(ctx, q, `UPDATE provider_sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`,
 		millis(now), userID); err != nil {
 		return fmt.Errorf("store: revoke provider sessions: %w", err)
 	}
-	if _, err := s.exec(ctx, q, `DELETE FROM sessions WHERE user_id = ?`, userID); err != nil {
-		return fmt.Errorf("store: delete sessions: %w", err)
-	}
-	return nil
+	_, err := s.endSessions(ctx, q, c, `user_id = ?`, userID)
+	return err
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,7 +44,19 @@ type Store struct {
 	dialect string
 	log     *slog.Logger
 	box     atomic.Pointer[secretbox.Box] // set by ApplySecretKey; nil: keys are stored unencrypted
+
+	// stmts caches each query's prepared statement (SQLite: parsing a statement cost more than running
+	// it) and, on PostgreSQL, its rebound text (pgx keeps its own per-connection statement cache).
+	stmts     sync.Map // query text -> *sql.Stmt (SQLite) or string (PostgreSQL)
+	stmtCount atomic.Int32
+	hooks     atomic.Pointer[Hooks] // told about ended sessions and changed users; nil: nobody
+
+	singleConn bool // the pool has one connection (SQLite :memory:)
 }
+
+// maxCachedStatements bounds the statement cache; every query in this package is a constant, so this is
+// only a guard against one built from data.
+const maxCachedStatements = 512
 
 // Open connects to databaseURL — "sqlite:PATH" (also "sqlite::memory:") or "postgres://…" /
 // "postgresql://…" — checks the connection and applies any pending migrations. A SQLite database file
@@ -83,7 +96,7 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, er
 		_ = db.Close()
 		return nil, fmt.Errorf("store: cannot open %s database: %w", dialect, redact(err, databaseURL))
 	}
-	s := &Store{db: db, dialect: dialect, log: log}
+	s := &Store{db: db, dialect: dialect, log: log, singleConn: dialect == DialectSQLite && strings.HasPrefix(dsn, ":memory:?")}
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: cannot migrate %s database: %w", dialect, redact(err, databaseURL))
@@ -184,8 +197,16 @@ func redact(err error, databaseURL string) error {
 	return &redactedError{msg: msg, err: err}
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the database and its prepared statements.
+func (s *Store) Close() error {
+	s.stmts.Range(func(_, v any) bool {
+		if stmt, ok := v.(*sql.Stmt); ok {
+			_ = stmt.Close()
+		}
+		return true
+	})
+	return s.db.Close()
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
@@ -224,16 +245,74 @@ func (s *Store) rebind(query string) string {
 	return b.String()
 }
 
+// prepared returns query's cached prepared statement for q (SQLite), or nil to run the text as it is.
+// A statement prepared on the pool is re-prepared by database/sql at most once per connection; inside a
+// transaction it is bound to the transaction's connection.
+func (s *Store) prepared(ctx context.Context, q querier, query string) *sql.Stmt {
+	if s.dialect != DialectSQLite {
+		return nil
+	}
+	var stmt *sql.Stmt
+	if v, ok := s.stmts.Load(query); ok {
+		stmt = v.(*sql.Stmt)
+	} else {
+		if _, inTx := q.(*sql.Tx); s.stmtCount.Load() >= maxCachedStatements || (inTx && s.singleConn) {
+			return nil // (preparing on the pool would wait for the one connection the transaction holds)
+		}
+		prepared, err := s.db.PrepareContext(ctx, query)
+		if err != nil {
+			return nil // the plain call reports the error
+		}
+		v, loaded := s.stmts.LoadOrStore(query, prepared)
+		if loaded {
+			_ = prepared.Close()
+		} else {
+			s.stmtCount.Add(1)
+		}
+		stmt = v.(*sql.Stmt)
+	}
+	if tx, ok := q.(*sql.Tx); ok {
+		return tx.StmtContext(ctx, stmt)
+	}
+	return stmt
+}
+
+// text is query as the database wants it: "?" rebound to "$n" on PostgreSQL, remembered per query.
+func (s *Store) text(query string) string {
+	if s.dialect != DialectPostgres {
+		return query
+	}
+	if v, ok := s.stmts.Load(query); ok {
+		return v.(string)
+	}
+	rebound := s.rebind(query)
+	if s.stmtCount.Load() < maxCachedStatements {
+		if _, loaded := s.stmts.LoadOrStore(query, rebound); !loaded {
+			s.stmtCount.Add(1)
+		}
+	}
+	return rebound
+}
+
 func (s *Store) exec(ctx context.Context, q querier, query string, args ...any) (sql.Result, error) {
-	return q.ExecContext(ctx, s.rebind(query), args...)
+	if stmt := s.prepared(ctx, q, query); stmt != nil {
+		return stmt.ExecContext(ctx, args...)
+	}
+	return q.ExecContext(ctx, s.text(query), args...)
 }
 
 func (s *Store) queryRow(ctx context.Context, q querier, query string, args ...any) *sql.Row {
-	return q.QueryRowContext(ctx, s.rebind(query), args...)
+	if stmt := s.prepared(ctx, q, query); stmt != nil {
+		return stmt.QueryRowContext(ctx, args...)
+	}
+	return q.QueryRowContext(ctx, s.text(query), args...)
 }
 
 func (s *Store) query(ctx context.Context, q querier, query string, args ...any) (*sql.Rows, error) {
-	return q.QueryContext(ctx, s.rebind(query), args...)
+	if stmt := s.prepared(ctx, q, query); stmt != nil {
+		return stmt.QueryContext(ctx, args...)
+	}
+	return q.QueryContext(ctx, s.text(query), args...)
 }
 
 // inTx runs fn in a transaction, committing if it returns nil and rolling back otherwise.

@@ -154,7 +154,7 @@ func scanPasskey(row interface{ Scan(dest ...any) error }) (Passkey, error) {
 // passkey's clone warning is set to usedAt.
 func (s *Store) RecordLogin(ctx context.Context, credentialID []byte, signCount uint32, backupState, cloneSuspected bool,
 	usedAt time.Time, ch UsedChallenge, ps ProviderSession) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.useChallenge(ctx, tx, ch); err != nil {
 			return err
 		}
@@ -175,20 +175,29 @@ func (s *Store) RecordLogin(ctx context.Context, credentialID []byte, signCount 
 		}
 		return s.insertProviderSession(ctx, tx, ps)
 	})
+	if err == nil {
+		s.userChanged(ctx, ps.UserID) // the passkey's last use
+	}
+	return err
 }
 
 // DeleteUser deletes user id with their passkeys, and ends every session of theirs in the same
 // transaction: app sessions are deleted, provider sessions go with the user, so no JWT or session cookie
 // of theirs works afterwards. It returns ErrNotFound for an unknown user.
 func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	c := change{users: []string{id}}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		// The user row goes first: on PostgreSQL its cascade waits for a login that holds its provider
 		// session (CreateCtx), so the session delete below sees that login's new row.
 		if err := s.deleteOne(ctx, tx, "user", `DELETE FROM users WHERE id = ?`, id); err != nil {
 			return err
 		}
-		return s.endUserSessions(ctx, tx, id, now)
+		return s.endUserSessions(ctx, tx, &c, id, now)
 	})
+	if err == nil {
+		s.notify(ctx, c)
+	}
+	return err
 }
 
 // DeletePasskey deletes passkey credentialID of userID and ends the user's sessions in the same
@@ -197,15 +206,21 @@ func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time) error 
 // removed passkey, or a session it started, is logged out. It returns ErrNotFound when the user has no
 // such passkey.
 func (s *Store) DeletePasskey(ctx context.Context, userID string, credentialID []byte, keepPublicID string, now time.Time) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	c := change{users: []string{userID}}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.deleteOne(ctx, tx, "passkey", `DELETE FROM passkeys WHERE credential_id = ? AND user_id = ?`, credentialID, userID); err != nil {
 			return err
 		}
 		if keepPublicID == "" {
-			return s.endUserSessions(ctx, tx, userID, now)
+			return s.endUserSessions(ctx, tx, &c, userID, now)
 		}
-		return s.endSessionsExcept(ctx, tx, userID, keepPublicID, now)
+		_, err := s.endSessionsExcept(ctx, tx, &c, userID, keepPublicID, now)
+		return err
 	})
+	if err == nil {
+		s.notify(ctx, c)
+	}
+	return err
 }
 
 // deleteOne runs a DELETE of one row of what; ErrNotFound when it deleted none.
