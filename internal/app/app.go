@@ -25,6 +25,7 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
 	"github.com/latchkey/latchkey/internal/verify"
+	"github.com/redis/rueidis"
 )
 
 // App is a ready-to-serve Latchkey.
@@ -38,6 +39,9 @@ type App struct {
 	activity   *activity.Log
 	retention  time.Duration     // how long the activity log keeps entries
 	recovery   *recovery.Service // the embedded provider's account recovery; nil in Corbado mode
+
+	redis       rueidis.Client // LATCHKEY_REDIS_URL's; nil without Redis
+	redisPrefix string         // what every Redis key of this app starts with ("latchkey:")
 }
 
 // Store is the database (for tests and maintenance tools).
@@ -95,7 +99,7 @@ func (a *App) build(ctx context.Context, cfg config.Config) (http.Handler, error
 		}),
 	}
 	if cfg.RateLimit > 0 {
-		deps.RateLimit = ratelimit.New(cfg.RateLimit, cfg.RatePeriod, nil)
+		deps.RateLimit = a.newLimiter(cfg.RateLimit, cfg.RatePeriod)
 	}
 	if cfg.CorbadoMode() {
 		a.remoteKeys = a.corbadoDeps(ctx, cfg, static, &deps)
@@ -168,11 +172,20 @@ func (a *App) newRecovery(mailer recovery.Mailer) *recovery.Service {
 		Mailer:    mailer,
 		Log:       a.log,
 		Store:     a.store,
-		Accounts:  ratelimit.New(5, 15*time.Minute, nil),
-		Clients:   ratelimit.New(20, 15*time.Minute, nil),
+		Accounts:  a.newLimiter(5, 15*time.Minute),
+		Clients:   a.newLimiter(20, 15*time.Minute),
 		Activity:  a.activity,
 		Canonical: provider.CanonicalEmail,
 	})
+}
+
+// newLimiter allows perPeriod requests at once per class and client, refilled evenly over period: in
+// Redis, so every instance shares the budget, when Redis is configured; per process otherwise.
+func (a *App) newLimiter(perPeriod int, period time.Duration) handlers.RateLimiter {
+	if a.redis != nil {
+		return ratelimit.NewRedis(a.redis, a.redisPrefix, perPeriod, period, a.log)
+	}
+	return ratelimit.New(perPeriod, period, nil)
 }
 
 // applySecretKey makes the store encrypt the provider's private keys with the configured secret key
