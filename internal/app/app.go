@@ -104,7 +104,7 @@ func (a *App) build(ctx context.Context, cfg config.Config) (http.Handler, error
 		}),
 	}
 	if cfg.RateLimit > 0 {
-		deps.RateLimit = ratelimit.New(cfg.RateLimit, cfg.RatePeriod, nil)
+		deps.RateLimit = a.newLimiter(cfg.RateLimit, cfg.RatePeriod)
 	}
 	if cfg.CorbadoMode() {
 		a.remoteKeys = a.corbadoDeps(ctx, cfg, static, &deps)
@@ -180,11 +180,20 @@ func (a *App) newRecovery(mailer recovery.Mailer) *recovery.Service {
 		Mailer:    mailer,
 		Log:       a.log,
 		Store:     a.store,
-		Accounts:  ratelimit.New(5, 15*time.Minute, nil),
-		Clients:   ratelimit.New(20, 15*time.Minute, nil),
+		Accounts:  a.newLimiter(5, 15*time.Minute),
+		Clients:   a.newLimiter(20, 15*time.Minute),
 		Activity:  a.activity,
 		Canonical: provider.CanonicalEmail,
 	})
+}
+
+// newLimiter allows perPeriod requests at once per class and client, refilled evenly over period: in
+// Redis, so every instance shares the budget, when Redis is configured; per process otherwise.
+func (a *App) newLimiter(perPeriod int, period time.Duration) handlers.RateLimiter {
+	if a.redis != nil {
+		return ratelimit.NewRedis(a.redis.Client(), a.redis.Prefix(), perPeriod, period, a.log)
+	}
+	return ratelimit.New(perPeriod, period, nil)
 }
 
 // applySecretKey makes the store encrypt the provider's private keys with the configured secret key

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/testredis"
 )
 
 // BenchmarkAllowFullTable measures Allow on a table already at its cap of DefaultMaxKeys buckets, at the
@@ -74,4 +76,50 @@ func BenchmarkAllowFullTable(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkRedisAllow measures RedisLimiter.Allow against the test Redis at the default budget (30/min):
+// one script run per request, over 10,000 IPv4 clients and three classes, so most requests are allowed
+// and write their bucket. Serial is one round trip at a time; parallel lets rueidis pipeline the
+// requests of 8×GOMAXPROCS goroutines (concurrent HTTP requests) on its connection.
+func BenchmarkRedisAllow(b *testing.B) {
+	url, prefix := testredis.URL(b)
+	const clients = 10_000
+	keys := make([]string, clients)
+	for i := range keys {
+		keys[i] = netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}).String()
+	}
+	classes := []string{"begin", "finish", "exchange"}
+	newLimiter := func(b *testing.B, name string) *RedisLimiter {
+		var logs logRecorder
+		l := newTestRedis(newRedisClient(b, url, ""), prefix+name+":", 30, time.Minute, logs.logger())
+		b.Cleanup(func() {
+			if w := logs.lines("WARN"); len(w) > 0 {
+				b.Errorf("Redis failed during the benchmark: %v", w)
+			}
+		})
+		return l
+	}
+	b.Run("serial", func(b *testing.B) {
+		l := newLimiter(b, "serial")
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			l.Allow(classes[i%3], keys[(i*7919)%clients])
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		l := newLimiter(b, "parallel")
+		var seq atomic.Int64
+		b.SetParallelism(8)
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			i := int(seq.Add(1)) * 1_000_003
+			for pb.Next() {
+				l.Allow(classes[i%3], keys[(i*7919)%clients])
+				i++
+			}
+		})
+	})
 }

@@ -62,21 +62,32 @@ func TestKey(t *testing.T) {
 	}
 }
 
-// A client is an IPv4 address or an IPv6 /64: every address of one /64 draws on one bucket.
-func TestLimiterKeysIPv6BySlash64(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		exhaust []string // one request each, three in all: the whole budget
-		probe   string
-		wantOK  bool
-	}{
+// keyingCase exhausts a budget of three with one request from each of exhaust, then asks for probe.
+type keyingCase struct {
+	name    string
+	exhaust []string // one request each, three in all: the whole budget
+	probe   string
+	wantOK  bool
+}
+
+// keyingCases are which addresses draw on one bucket, for Limiter and RedisLimiter alike.
+func keyingCases() []keyingCase {
+	return []keyingCase{
 		{"another address of the same /64", []string{"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff:ffff:ffff:ffff"}, "2001:db8:1:2:1234:5678:9abc:def0", false},
 		{"the same /64 with a zone", []string{"fe80::1", "fe80::2", "fe80::3"}, "fe80::4%eth0", false},
 		{"the next /64", []string{"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2::3"}, "2001:db8:1:3::1", true},
 		{"the neighbouring /64 below", []string{"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2::3"}, "2001:db8:1:1:ffff:ffff:ffff:ffff", true},
 		{"IPv4-mapped IPv6 is the IPv4 client", []string{"::ffff:192.0.2.1", "192.0.2.1", "::ffff:192.0.2.1"}, "192.0.2.1", false},
 		{"IPv4 clients are single addresses", []string{"192.0.2.1", "192.0.2.1", "192.0.2.1"}, "192.0.2.2", true},
-	} {
+		{"other clients are the string itself", []string{"email:a@example.com", "email:a@example.com", "email:a@example.com"}, "email:a@example.com", false},
+		{"another string is another client", []string{"email:a@example.com", "email:a@example.com", "email:a@example.com"}, "email:b@example.com", true},
+		{"a string that reads like a /64 is not that /64", []string{"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2::3"}, "2001:db8:1:2::/64", true},
+	}
+}
+
+// A client is an IPv4 address or an IPv6 /64: every address of one /64 draws on one bucket.
+func TestLimiterKeysIPv6BySlash64(t *testing.T) {
+	for _, tc := range keyingCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			now := time.Unix(1_800_000_000, 0)
 			l := New(3, time.Minute, func() time.Time { return now })
