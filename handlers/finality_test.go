@@ -11,18 +11,32 @@ import (
 
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/testdb"
+	"github.com/latchkey/latchkey/internal/testredis"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
-// eachDatabase runs fn as a parallel subtest on a fresh SQLite file and on a fresh PostgreSQL schema.
+// eachDatabase runs fn as a parallel subtest on a fresh SQLite file (sessions cached in the process), on
+// a fresh PostgreSQL schema (no cache), and on PostgreSQL with Redis (sessions in Redis, read through its
+// client-side cache).
 func eachDatabase(t *testing.T, fn func(t *testing.T, s *stack)) {
 	for _, db := range []struct {
 		name string
-		url  func(testing.TB) string
-	}{{"sqlite", testdb.SQLiteURL}, {"postgres", testdb.PostgresURL}} {
+		env  func(testing.TB) map[string]string
+	}{
+		{"sqlite", func(t testing.TB) map[string]string {
+			return map[string]string{"LATCHKEY_DATABASE_URL": testdb.SQLiteURL(t)}
+		}},
+		{"postgres", func(t testing.TB) map[string]string {
+			return map[string]string{"LATCHKEY_DATABASE_URL": testdb.PostgresURL(t)}
+		}},
+		{"postgres+redis", func(t testing.TB) map[string]string {
+			url, prefix := testredis.URL(t)
+			return map[string]string{"LATCHKEY_DATABASE_URL": testdb.PostgresURL(t), "LATCHKEY_REDIS_URL": url, "LATCHKEY_REDIS_PREFIX": prefix}
+		}},
+	} {
 		t.Run(db.name, func(t *testing.T) {
 			t.Parallel()
-			s, _ := newStackEnv(t, map[string]string{"LATCHKEY_DATABASE_URL": db.url(t)})
+			s, _ := newStackEnv(t, db.env(t))
 			fn(t, withT(s, t))
 		})
 	}
