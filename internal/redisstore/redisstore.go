@@ -80,7 +80,7 @@ func (r *Redis) Ping(ctx context.Context) error {
 // Close closes the connections.
 func (r *Redis) Close() { r.c.Close() }
 
-func (r *Redis) sessionKey(token string) string { return r.prefix + "s:" + token }
+func (r *Redis) sessionKey(token string) string  { return r.prefix + "s:" + token }
 func (r *Redis) versionKey(userID string) string { return r.prefix + "uv:" + userID }
 
 // DeleteSessions deletes session tokens (the store's EndingSessions hook, inside the transaction that

@@ -145,7 +145,9 @@ func (c *Cache) DeleteCtx(ctx context.Context, token string) error {
 }
 
 // Find is FindCtx without a context.
-func (c *Cache) Find(token string) ([]byte, bool, error) { return c.FindCtx(context.Background(), token) }
+func (c *Cache) Find(token string) ([]byte, bool, error) {
+	return c.FindCtx(context.Background(), token)
+}
 
 // Commit is CommitCtx without a context.
 func (c *Cache) Commit(token string, b []byte, expiry time.Time) error {

@@ -33,7 +33,9 @@ func (s *Store) notify(ctx context.Context, c change) {
 }
 
 // userChanged runs the Changed hook for users.
-func (s *Store) userChanged(ctx context.Context, users ...string) { s.notify(ctx, change{users: users}) }
+func (s *Store) userChanged(ctx context.Context, users ...string) {
+	s.notify(ctx, change{users: users})
+}
 
 // endSessions deletes the app sessions matching where (with args) inside the caller's transaction, tells
 // the EndingSessions hook their tokens, and adds them to c. It returns how many it ended.
