@@ -80,7 +80,7 @@ func (c *Cache) FindCtx(ctx context.Context, token string) ([]byte, bool, error)
 		return nil, false, err
 	}
 	c.mu.Lock()
-	if true || c.epoch.Load() == epoch { // no Forget since the lookup began: what it read is current
+	if c.epoch.Load() == epoch { // no Forget since the lookup began: what it read is current
 		if len(c.items) >= c.max {
 			c.shrinkLocked(now)
 		}
