@@ -1,0 +1,233 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/redisstore"
+	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/testredis"
+)
+
+// registry is the database's session store as a session.Store (the app's adapter, in small).
+type registry struct{ *store.SessionStore }
+
+func (r registry) CreateCtx(ctx context.Context, token string, data []byte, expiry time.Time, c session.Created) (bool, error) {
+	return r.SessionStore.CreateCtx(ctx, token, data, expiry, store.NewSession{
+		UserID: c.UserID, ProviderSessionID: c.ProviderSessionID, PublicID: c.PublicID, CreatedAt: c.At})
+}
+
+// instance is one Latchkey instance's view: its own Redis connection (and client-side cache), the
+// shared database.
+type instance struct {
+	r        *redisstore.Redis
+	sessions *redisstore.Sessions
+}
+
+type fixture struct {
+	st   *store.Store
+	a, b instance
+}
+
+func newFixture(t *testing.T) fixture {
+	t.Helper()
+	ctx := context.Background()
+	url, prefix := testredis.URL(t)
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "s.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	open := func() instance {
+		r, err := redisstore.Open(ctx, url, prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.Close)
+		return instance{r: r, sessions: r.Sessions(registry{st.SessionStore()})}
+	}
+	f := fixture{st: st, a: open(), b: open()}
+	st.SetHooks(&store.Hooks{EndingSessions: f.a.r.DeleteSessions}) // the store is A's
+	now := time.Now()
+	u := store.User{ID: "usr-1", Email: "ada@example.com", Name: "Ada", CreatedAt: now}
+	if err := st.CreateUserWithPasskey(ctx, u, store.Passkey{CredentialID: []byte("cred"), UserID: u.ID, PublicKey: []byte{1}, CreatedAt: now},
+		store.UsedChallenge{Hash: []byte("ch"), ExpiresAt: now.Add(time.Hour)},
+		store.ProviderSession{ID: "ses-1", UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func find(t *testing.T, s *redisstore.Sessions, token string) (string, bool) {
+	t.Helper()
+	b, ok, err := s.FindCtx(context.Background(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b), ok
+}
+
+func created(userID, sid string) session.Created {
+	return session.Created{UserID: userID, ProviderSessionID: sid, PublicID: "pub-" + sid, At: time.Now()}
+}
+
+// untilGone polls find on s until token is gone, and returns how many reads still served it.
+func untilGone(t *testing.T, s *redisstore.Sessions, token string) int {
+	t.Helper()
+	stale := 0
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if _, ok := find(t, s, token); !ok {
+			return stale
+		}
+		stale++
+		if time.Now().After(deadline) {
+			t.Fatalf("instance B still serves %s 2 s after it was deleted (%d reads)", token, stale)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestSessionsSharedAndEndedEverywhere(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	if ok, err := f.a.sessions.CreateCtx(ctx, "tok", []byte("v1"), time.Now().Add(time.Hour), created("usr-1", "ses-1")); err != nil || !ok {
+		t.Fatalf("create on A: %v %v", ok, err)
+	}
+	for range 3 { // B reads it (and keeps it in its client-side cache)
+		if v, ok := find(t, f.b.sessions, "tok"); !ok || v != "v1" {
+			t.Fatalf("B: %q %v, want the session A created", v, ok)
+		}
+	}
+	// A commits a change: B sees it (Redis invalidated B's copy).
+	if err := f.a.sessions.CommitCtx(ctx, "tok", []byte("v2"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for v, _ := find(t, f.b.sessions, "tok"); v != "v2"; v, _ = find(t, f.b.sessions, "tok") {
+		if time.Now().After(deadline) {
+			t.Fatalf("B still serves %q 2 s after A's commit", v)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Logout on A: B stops serving it (at once, or within the invalidation message's way to B).
+	if err := f.a.sessions.DeleteCtx(ctx, "tok"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("B served the deleted session %d more times", untilGone(t, f.b.sessions, "tok"))
+	// A request of that session in flight on B saves it afterwards: it stays deleted, in Redis and in
+	// the registry.
+	if err := f.b.sessions.CommitCtx(ctx, "tok", []byte("v3"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := find(t, f.a.sessions, "tok"); ok {
+		t.Fatal("a commit after the logout brought the session back")
+	}
+	var rows int
+	if err := f.st.DB().QueryRow(`SELECT COUNT(*) FROM sessions WHERE token = 'tok'`).Scan(&rows); err != nil || rows != 0 {
+		t.Fatalf("registry rows after logout: %d %v", rows, err)
+	}
+}
+
+func TestUsersSessionsEndedByTheStore(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	for _, tok := range []string{"t1", "t2"} {
+		if ok, err := f.a.sessions.CreateCtx(ctx, tok, []byte("v"), time.Now().Add(time.Hour), created("usr-1", "ses-1")); err != nil || !ok {
+			t.Fatalf("create %s: %v %v", tok, ok, err)
+		}
+		find(t, f.b.sessions, tok)
+	}
+	if err := f.st.DeleteUser(ctx, "usr-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{"t1", "t2"} {
+		t.Logf("%s: B served it %d more times after the user was deleted", tok, untilGone(t, f.b.sessions, tok))
+	}
+}
+
+func TestCreateRefusedForAnEndedProviderSession(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	if err := f.st.RevokeProviderSession(ctx, "ses-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ok, err := f.a.sessions.CreateCtx(ctx, "tok", []byte("v"), time.Now().Add(time.Hour), created("usr-1", "ses-1"))
+	if err != nil || ok {
+		t.Fatalf("create for a revoked provider session: %v %v, want false and no error", ok, err)
+	}
+	if _, ok := find(t, f.b.sessions, "tok"); ok {
+		t.Fatal("the refused session was left in Redis")
+	}
+}
+
+// When Redis cannot delete the sessions, the transaction that ends them rolls back: nothing is half
+// ended (the registry would say gone while Redis still serves them).
+func TestEndingFailsWholeWhenRedisFails(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	if ok, err := f.a.sessions.CreateCtx(ctx, "tok", []byte("v"), time.Now().Add(time.Hour), created("usr-1", "ses-1")); err != nil || !ok {
+		t.Fatalf("create: %v %v", ok, err)
+	}
+	f.a.r.Close() // A's connection is gone
+	err := f.st.DeleteUser(ctx, "usr-1", time.Now())
+	if err == nil {
+		t.Fatal("DeleteUser succeeded although Redis could not delete the sessions")
+	}
+	if _, err := f.st.UserByID(ctx, "usr-1"); err != nil {
+		t.Fatalf("the user is gone after the failed deletion: %v", err)
+	}
+	if _, ok := find(t, f.b.sessions, "tok"); !ok {
+		t.Fatal("the session is gone from Redis")
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("wrong error: %v", err)
+	}
+}
+
+func TestVersionsSeenByEveryInstance(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	v0, err := f.b.r.Version(ctx, "usr-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.b.r.Version(ctx, "usr-1"); err != nil { // cached now
+		t.Fatal(err)
+	}
+	if err := f.a.r.Bump(ctx, "usr-1"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		v, err := f.b.r.Version(ctx, "usr-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v != v0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("B still sees the old version 2 s after A bumped it")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestRedactHidesThePassword(t *testing.T) {
+	for in, want := range map[string]string{
+		"redis://:hunter2@cache:6379/0":    "redis://:xxxxx@cache:6379/0",
+		"redis://user:hunter2@cache:6379/0": "redis://user:xxxxx@cache:6379/0",
+		"rediss://cache:6380/1?x=hunter2":   "rediss://cache:6380/1",
+		"redis://cache:6379#hunter2":        "redis://cache:6379",
+		"::not a url hunter2":               "(an unparsable URL)",
+	} {
+		if got := redisstore.Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
