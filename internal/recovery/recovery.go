@@ -130,6 +130,30 @@ type Service struct {
 	dummySalt []byte
 	dummyHash []byte
 	mailing   sync.WaitGroup // emailed links on their way
+
+	// withCodes remembers accounts known to have recovery codes (a set is only ever replaced, never
+	// removed), so the home page does not ask the database on every request; bounded, cleared when full.
+	mu        sync.Mutex
+	withCodes map[string]struct{}
+}
+
+// maxKnownWithCodes bounds Service.withCodes.
+const maxKnownWithCodes = 100_000
+
+func (s *Service) knownWithCodes(userID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.withCodes[userID]
+	return ok
+}
+
+func (s *Service) rememberWithCodes(userID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.withCodes == nil || len(s.withCodes) >= maxKnownWithCodes {
+		s.withCodes = map[string]struct{}{}
+	}
+	s.withCodes[userID] = struct{}{}
 }
 
 // New returns a Service.
@@ -225,9 +249,16 @@ func (s *Service) newSet(userID string) ([]string, []store.RecoveryCode, error) 
 // FirstCodes makes the first set of recovery codes of userID and returns them to show — exactly once:
 // nil when the account already had a set.
 func (s *Service) FirstCodes(ctx context.Context, userID string) ([]string, error) {
+	if s.knownWithCodes(userID) {
+		return nil, nil
+	}
 	has, err := s.d.Store.HasRecoveryCodes(ctx, userID)
-	if err != nil || has {
+	if err != nil {
 		return nil, err
+	}
+	if has {
+		s.rememberWithCodes(userID)
+		return nil, nil
 	}
 	plain, rows, err := s.newSet(userID)
 	if err != nil {
@@ -235,10 +266,12 @@ func (s *Service) FirstCodes(ctx context.Context, userID string) ([]string, erro
 	}
 	switch err := s.d.Store.CreateFirstRecoveryCodes(ctx, userID, rows, s.d.Now()); {
 	case errors.Is(err, store.ErrRecoveryCodesExist):
+		s.rememberWithCodes(userID)
 		return nil, nil // another request made them first, and shows them
 	case err != nil:
 		return nil, err
 	}
+	s.rememberWithCodes(userID)
 	s.record(ctx, userID, CodesCreated, "")
 	return plain, nil
 }
