@@ -1,12 +1,15 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alexedwards/scs/v2"
 )
@@ -22,18 +25,77 @@ type encoded struct {
 }
 
 func (jsonCodec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
-	e := encoded{Deadline: deadline.UTC(), Values: make(map[string]string, len(values))}
+	keys := make([]string, 0, len(values))
+	size := 64
 	for k, v := range values {
 		s, ok := v.(string)
 		if !ok {
 			return nil, fmt.Errorf("session: value %q is a %T, only strings are stored", k, v)
 		}
-		e.Values[k] = s
+		if !utf8.ValidString(k) || !utf8.ValidString(s) {
+			return slowEncode(deadline, values)
+		}
+		keys = append(keys, k)
+		size += len(k) + len(s) + 6
+	}
+	slices.Sort(keys)
+	b := make([]byte, 0, size)
+	b = append(b, `{"d":"`...)
+	b = deadline.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","v":{`...)
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendJSONString(b, values[k].(string))
+	}
+	return append(b, "}}"...), nil
+}
+
+// slowEncode is Encode through encoding/json (which also mends invalid UTF-8).
+func slowEncode(deadline time.Time, values map[string]any) ([]byte, error) {
+	e := encoded{Deadline: deadline.UTC(), Values: make(map[string]string, len(values))}
+	for k, v := range values {
+		e.Values[k] = v.(string)
 	}
 	return json.Marshal(e)
 }
 
+// appendJSONString appends s, valid UTF-8, as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
 func (jsonCodec) Decode(b []byte) (time.Time, map[string]any, error) {
+	if deadline, values, ok := fastDecode(b); ok {
+		return deadline, values, nil
+	}
 	var e encoded
 	if err := json.Unmarshal(b, &e); err != nil {
 		return time.Time{}, nil, fmt.Errorf("session: decode: %w", err)
@@ -43,6 +105,63 @@ func (jsonCodec) Decode(b []byte) (time.Time, map[string]any, error) {
 		values[k] = v
 	}
 	return e.Deadline, values, nil
+}
+
+// fastDecode reads what Encode writes when no string needed escaping; ok is false for anything else
+// (escapes, other spacing or order), which encoding/json then reads.
+func fastDecode(b []byte) (time.Time, map[string]any, bool) {
+	rest, ok := bytes.CutPrefix(b, []byte(`{"d":"`))
+	if !ok {
+		return time.Time{}, nil, false
+	}
+	i := bytes.IndexByte(rest, '"')
+	if i < 0 {
+		return time.Time{}, nil, false
+	}
+	deadline, err := time.Parse(time.RFC3339Nano, string(rest[:i]))
+	if err != nil {
+		return time.Time{}, nil, false
+	}
+	if rest, ok = bytes.CutPrefix(rest[i+1:], []byte(`,"v":{`)); !ok {
+		return time.Time{}, nil, false
+	}
+	values := make(map[string]any, 6)
+	str := func() (string, bool) {
+		if len(rest) == 0 || rest[0] != '"' {
+			return "", false
+		}
+		end := bytes.IndexByte(rest[1:], '"')
+		if end < 0 {
+			return "", false
+		}
+		s := rest[1 : 1+end]
+		if bytes.IndexByte(s, '\\') >= 0 || !utf8.Valid(s) {
+			return "", false
+		}
+		rest = rest[end+2:]
+		return string(s), true
+	}
+	for len(values) == 0 || (len(rest) > 0 && rest[0] == ',') {
+		if len(values) > 0 {
+			rest = rest[1:]
+		} else if len(rest) > 0 && rest[0] == '}' {
+			break // no values
+		}
+		k, ok := str()
+		if !ok || len(rest) == 0 || rest[0] != ':' {
+			return time.Time{}, nil, false
+		}
+		rest = rest[1:]
+		v, ok := str()
+		if !ok {
+			return time.Time{}, nil, false
+		}
+		values[k] = v
+	}
+	if string(rest) != "}}" {
+		return time.Time{}, nil, false
+	}
+	return deadline, values, true
 }
 
 // idleRefresher saves a database write per request: with an idle timeout scs re-commits every session on

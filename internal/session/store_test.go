@@ -2,6 +2,8 @@ package session
 
 import (
 	"context"
+	"encoding/json"
+	"maps"
 	"path/filepath"
 	"testing"
 	"time"
@@ -98,5 +100,50 @@ func TestJSONCodecIsDeterministicAndStringOnly(t *testing.T) {
 	}
 	if _, _, err := c.Decode([]byte("not json")); err == nil {
 		t.Error("garbage decoded")
+	}
+}
+
+// The hand-written codec writes JSON that encoding/json reads back to the same values, and reads both its
+// own output and encoding/json's (sessions stored before it) — escapes, controls, Unicode, empty maps.
+func TestJSONCodecAgreesWithEncodingJSON(t *testing.T) {
+	c := jsonCodec{}
+	d := time.Date(2026, 12, 2, 3, 4, 5, 123456789, time.UTC)
+	for _, values := range []map[string]string{
+		{},
+		{"user_id": "usr-1", "name": "Ada Lovelace", "email": "ada@example.com"},
+		{"name": `quote " backslash \ slash / <b>&amp;`, "ctl": "a\x00b\x01c\nd\re\tf\x1f"},
+		{"name": "Mariam 👩‍💻", "fa": "علی‌زاده", "he": "שלום", "sep": "\u2028\u2029"},
+		{"bad": "invalid \xff utf-8"},
+		{"": ""},
+	} {
+		in := make(map[string]any, len(values))
+		for k, v := range values {
+			in[k] = v
+		}
+		b, err := c.Encode(d, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e encoded
+		if err := json.Unmarshal(b, &e); err != nil {
+			t.Fatalf("encoding/json cannot read %q: %v", b, err)
+		}
+		want, _ := json.Marshal(encoded{Deadline: d, Values: values})
+		var w encoded
+		_ = json.Unmarshal(want, &w)
+		if !e.Deadline.Equal(d) || !maps.Equal(e.Values, w.Values) {
+			t.Errorf("encoding/json reads %q as %v %v, want %v %v", b, e.Deadline, e.Values, d, w.Values)
+		}
+		for name, data := range map[string][]byte{"own": b, "encoding/json": want} {
+			gotD, gotV, err := c.Decode(data)
+			if err != nil || !gotD.Equal(d) || len(gotV) != len(w.Values) {
+				t.Fatalf("decode %s %q = %v %v %v", name, data, gotD, gotV, err)
+			}
+			for k, v := range w.Values {
+				if gotV[k] != v {
+					t.Errorf("decode %s %q: %q = %q, want %q", name, data, k, gotV[k], v)
+				}
+			}
+		}
 	}
 }
