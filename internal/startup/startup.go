@@ -85,7 +85,7 @@ func wait(ctx context.Context, what string, bound time.Duration, try func(contex
 			}
 			return nil
 		case ctx.Err() != nil:
-			return fmt.Errorf("stopped waiting for %s: %w", what, ctx.Err())
+			return stopped(ctx, what, err)
 		case IsPermanent(err):
 			return fmt.Errorf("cannot use %s: %w", what, err)
 		case bound <= 0:
@@ -104,9 +104,14 @@ func wait(ctx context.Context, what string, bound time.Duration, try func(contex
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("stopped waiting for %s: %w", what, ctx.Err())
+			return stopped(ctx, what, err)
 		case <-t.C:
 		}
 		pause = min(2*pause, tm.maxPause)
 	}
+}
+
+// stopped is the error of a wait ended by its context: the context's error, with the last failure.
+func stopped(ctx context.Context, what string, last error) error {
+	return fmt.Errorf("stopped waiting for %s (last failure: %v): %w", what, last, ctx.Err())
 }

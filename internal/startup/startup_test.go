@@ -119,7 +119,7 @@ func TestWaitEndsWithItsContext(t *testing.T) {
 		}
 		return errors.New("refused")
 	}, nil, fast)
-	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "stopped waiting for the thing") {
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "stopped waiting for the thing (last failure: refused)") {
 		t.Fatalf("err = %v, want the cancellation", err)
 	}
 }
