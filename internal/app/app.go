@@ -11,6 +11,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/latchkey/latchkey/assets"
 	"github.com/latchkey/latchkey/handlers"
 	"github.com/latchkey/latchkey/internal/aaguid"
@@ -51,7 +54,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if cfg.RedisURL != "" {
 		return nil, errors.New("LATCHKEY_REDIS_URL is not supported in this version yet; unset it to keep sessions in the database")
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL, log)
+	st, err := store.OpenWith(ctx, cfg.DatabaseURL, log, store.Options{
+		MaxOpenConns: cfg.DBMaxOpenConns,
+		MaxIdleConns: cfg.DBMaxIdleConns,
+		StartupWait:  cfg.StartupWait,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -79,9 +86,13 @@ func (a *App) build(ctx context.Context, cfg config.Config) (http.Handler, error
 	deps := handlers.Deps{
 		Log:    a.log,
 		Assets: static,
-		Health: a.store.Ping,
-		Secure: cfg.Secure(),
-		Dev:    cfg.Dev,
+		Ready:  []handlers.ReadyCheck{{Name: "database", Check: a.store.Ping}},
+		ActiveSessions: func(ctx context.Context) (int64, error) {
+			return a.store.CountActiveSessions(ctx, time.Now())
+		},
+		MetricsCollectors: []prometheus.Collector{collectors.NewDBStatsCollector(a.store.DB(), "latchkey")},
+		Secure:            cfg.Secure(),
+		Dev:               cfg.Dev,
 
 		TrustedProxies: cfg.TrustedProxies,
 		Account:        a.store,
