@@ -111,6 +111,7 @@ type Metrics struct {
 
 	steps       map[[2]string]prometheus.Observer
 	rateLimited map[string]prometheus.Counter
+	nowhere     prometheus.Counter // never registered: what an unknown class counts into
 }
 
 // New makes the metrics on a registry of their own. Go runtime and process collectors are included.
@@ -132,6 +133,7 @@ func New(opts Options) *Metrics {
 			"latchkey_session_exchange_failures_total", "Session token exchanges refused, by reason.", ExchangeReasons()),
 		steps:       map[[2]string]prometheus.Observer{},
 		rateLimited: map[string]prometheus.Counter{},
+		nowhere:     prometheus.NewCounter(prometheus.CounterOpts{Name: "latchkey_unregistered"}),
 	}
 	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "latchkey_ceremony_duration_seconds",
@@ -183,7 +185,7 @@ func (m *Metrics) Step(ceremony, step string) prometheus.Observer {
 	if o, ok := m.steps[[2]string{ceremony, step}]; ok {
 		return o
 	}
-	return discard{}
+	return prometheus.ObserverFunc(func(float64) {})
 }
 
 // RateLimited returns the refusal counter of a rate-limit class (see RateLimitClasses), resolved once.
@@ -192,7 +194,7 @@ func (m *Metrics) RateLimited(class string) prometheus.Counter {
 	if c, ok := m.rateLimited[class]; ok {
 		return c
 	}
-	return discard{}
+	return m.nowhere
 }
 
 // Outcomes count one kind of attempt: its successes, and its failures by reason. A nil *Outcomes counts
@@ -263,12 +265,3 @@ func (c *cachedCount) value() float64 {
 	c.val = float64(n)
 	return c.val
 }
-
-// discard is a series that goes nowhere.
-type discard struct{ prometheus.Metric }
-
-func (discard) Inc()                             {}
-func (discard) Add(float64)                      {}
-func (discard) Observe(float64)                  {}
-func (discard) Describe(chan<- *prometheus.Desc) {}
-func (discard) Collect(chan<- prometheus.Metric) {}
