@@ -302,7 +302,7 @@ func (h *Handler) addPasskeyBegin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	creation, c, err := h.deps.Ceremonies.BeginAddPasskey(r.Context(), u.ID)
-	h.begin(w, r, creation, c, err)
+	h.begin(w, r, creation, c, err, nil) // adding a passkey is neither a sign-up nor a log-in
 }
 
 func (h *Handler) addPasskeyFinish(w http.ResponseWriter, r *http.Request) {

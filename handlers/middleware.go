@@ -116,23 +116,6 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusNotFound, components.NotFoundPage(h.page(r, "Page not found")), components.NotFoundFragment())
 }
 
-func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if h.deps.Health != nil {
-		if err := h.deps.Health(ctx); err != nil {
-			h.log.ErrorContext(ctx, "health check failed", "err", err)
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte("unavailable\n"))
-			return
-		}
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write([]byte("ok\n"))
-}
-
 // favicon answers the automatic /favicon.ico request of browsers (and tools) that do not read the
 // layout's <link rel="icon">: a redirect to the SVG favicon at its content-hashed URL, cached for a day
 // only, since that URL changes with the icon. Never a logged 404.
@@ -147,11 +130,13 @@ func (h *Handler) favicon(w http.ResponseWriter, r *http.Request) {
 }
 
 // limited refuses a client over its budget for class with 429, Retry-After and plain words: JSON for
-// the passkey script, the login page (or fragment) for the session exchange.
+// the passkey script, the login page (or fragment) for the session exchange. Refusals are counted in
+// latchkey_rate_limited_total{class}.
 func (h *Handler) limited(class string, next http.HandlerFunc) http.HandlerFunc {
 	if h.deps.RateLimit == nil {
 		return next
 	}
+	refused := h.metrics.RateLimited(class)
 	return func(w http.ResponseWriter, r *http.Request) {
 		ip := ratelimit.ClientIP(r, h.deps.TrustedProxies)
 		ok, wait := h.deps.RateLimit.Allow(class, ip)
@@ -159,6 +144,7 @@ func (h *Handler) limited(class string, next http.HandlerFunc) http.HandlerFunc 
 			next(w, r)
 			return
 		}
+		refused.Inc()
 		secs := int(math.Ceil(wait.Seconds()))
 		if secs < 1 {
 			secs = 1

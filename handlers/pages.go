@@ -9,6 +9,7 @@ import (
 
 	"github.com/latchkey/latchkey/components"
 	"github.com/latchkey/latchkey/internal/activity"
+	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/verify"
@@ -109,8 +110,10 @@ func (h *Handler) renderHomeWith(w http.ResponseWriter, r *http.Request, status 
 // exchangeSession verifies the session JWT cookie once and turns it into a server-side session.
 func (h *Handler) exchangeSession(w http.ResponseWriter, r *http.Request) {
 	raw, n := sessionTokenCookie(r)
+	o := h.metrics.Exchange
 	switch {
 	case n > 1:
+		o.Failed(metrics.ReasonTwoTokens)
 		// A second token cookie may have been planted (from a sibling subdomain, with a longer path so it is
 		// sent first) to log the victim into the planter's account. Refuse both, whatever the order.
 		h.logFailure(r, http.StatusUnauthorized, fmt.Errorf("%d session token cookies in one request", n))
@@ -118,24 +121,26 @@ func (h *Handler) exchangeSession(w http.ResponseWriter, r *http.Request) {
 		h.renderLogin(w, r, http.StatusUnauthorized, components.LoginView{Error: msgTwoTokens})
 		return
 	case raw == "":
+		o.Failed(metrics.ReasonNoToken)
 		h.logFailure(r, http.StatusUnauthorized, errors.New("no session token cookie"))
 		h.renderLogin(w, r, http.StatusUnauthorized, components.LoginView{Error: "You are not logged in. Log in with your passkey."})
 		return
 	}
 	u, err := h.deps.Authenticator.Authenticate(r.Context(), raw)
 	if err != nil {
-		status, msg := http.StatusUnauthorized, msgLoginNotConfirmed
+		status, msg, reason := http.StatusUnauthorized, msgLoginNotConfirmed, metrics.ReasonTokenInvalid
 		switch {
 		case errors.Is(err, verify.ErrExpired):
-			msg = "Your login took too long and expired. Please log in again."
+			msg, reason = "Your login took too long and expired. Please log in again.", metrics.ReasonTokenExpired
 		case errors.Is(err, verify.ErrUnavailable):
 			// Fail closed: a key we have never seen is not trusted, even while the key set is unreachable.
 			// That is our outage, not the person's fault: 503 with a time to come back.
-			status, msg = http.StatusServiceUnavailable, msgKeysUnreachable
+			status, msg, reason = http.StatusServiceUnavailable, msgKeysUnreachable, metrics.ReasonKeysUnavailable
 			w.Header().Set("Retry-After", "60")
 		case !isVerifyError(err):
-			status, msg = http.StatusInternalServerError, "Something went wrong on our side. Please try again."
+			status, msg, reason = http.StatusInternalServerError, "Something went wrong on our side. Please try again.", metrics.ReasonInternal
 		}
+		o.Failed(reason)
 		h.logFailure(r, status, err)
 		if status != http.StatusServiceUnavailable {
 			h.clearTokenCookies(w, r) // keep a possibly good token for the retry after an outage
@@ -146,14 +151,17 @@ func (h *Handler) exchangeSession(w http.ResponseWriter, r *http.Request) {
 	u, err = h.deps.Sessions.Login(r.Context(), u, h.device(r))
 	if err != nil {
 		if errors.Is(err, session.ErrEnded) {
+			o.Failed(metrics.ReasonSessionEnded)
 			h.logFailure(r, http.StatusUnauthorized, err)
 			h.clearTokenCookies(w, r)
 			h.renderLogin(w, r, http.StatusUnauthorized, components.LoginView{Error: msgLoginNotConfirmed})
 			return
 		}
+		o.Failed(metrics.ReasonInternal)
 		h.fail(w, r, http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Please try again.", err)
 		return
 	}
+	o.Succeeded()
 	h.log.InfoContext(r.Context(), "session started", "user_id", u.ID)
 	h.record(r.Context(), u.ID, activity.LogIn, "")
 	if !wantsFragment(r) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/sessions"
 
+	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/provider"
 )
 
@@ -81,10 +82,11 @@ type signupRequest struct {
 func (h *Handler) signupBegin(w http.ResponseWriter, r *http.Request) {
 	var req signupRequest
 	if !h.decodeJSON(w, r, &req) {
+		h.metrics.Signup.Failed(metrics.ReasonBadRequest)
 		return
 	}
 	creation, c, err := h.deps.Ceremonies.BeginSignup(r.Context(), req.Email, req.Name)
-	h.begin(w, r, creation, c, err)
+	h.begin(w, r, creation, c, err, h.metrics.Signup)
 }
 
 func (h *Handler) signupFinish(w http.ResponseWriter, r *http.Request) {
@@ -94,25 +96,29 @@ func (h *Handler) signupFinish(w http.ResponseWriter, r *http.Request) {
 			h.deps.EmailConfirm.SendConfirmation(ctx, iss.User) // in the background: sign-up never waits for mail
 		}
 		return iss, err
-	})
+	}, h.metrics.Signup)
 }
 
 func (h *Handler) loginBegin(w http.ResponseWriter, r *http.Request) {
 	var req struct{}
 	if !h.decodeJSON(w, r, &req) {
+		h.metrics.Login.Failed(metrics.ReasonBadRequest)
 		return
 	}
 	assertion, c, err := h.deps.Ceremonies.BeginLogin(r.Context())
-	h.begin(w, r, assertion, c, err)
+	h.begin(w, r, assertion, c, err, h.metrics.Login)
 }
 
-// begin answers either ceremony's first half: the WebAuthn options as JSON, the state in the cookie.
-func (h *Handler) begin(w http.ResponseWriter, r *http.Request, options any, c provider.Ceremony, err error) {
+// begin answers either ceremony's first half: the WebAuthn options as JSON, the state in the cookie. A
+// failure is counted in o (nil: not counted).
+func (h *Handler) begin(w http.ResponseWriter, r *http.Request, options any, c provider.Ceremony, err error, o *metrics.Outcomes) {
 	if err != nil {
+		o.Failed(ceremonyReason(err))
 		h.providerError(w, r, err)
 		return
 	}
 	if err := h.ceremony.save(w, r, c); err != nil {
+		o.Failed(metrics.ReasonInternal)
 		h.failJSON(w, r, http.StatusInternalServerError, "Something went wrong on our side. Please try again.", err)
 		return
 	}
@@ -120,25 +126,30 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, options any, c p
 }
 
 func (h *Handler) loginFinish(w http.ResponseWriter, r *http.Request) {
-	h.finish(w, r, h.deps.Ceremonies.FinishLogin)
+	h.finish(w, r, h.deps.Ceremonies.FinishLogin, h.metrics.Login)
 }
 
-// finish runs either ceremony's second half and, on success, sets the session JWT cookie.
-func (h *Handler) finish(w http.ResponseWriter, r *http.Request, run func(context.Context, provider.Ceremony, []byte) (provider.Issued, error)) {
+// finish runs either ceremony's second half and, on success, sets the session JWT cookie. The outcome
+// is counted in o.
+func (h *Handler) finish(w http.ResponseWriter, r *http.Request, run func(context.Context, provider.Ceremony, []byte) (provider.Issued, error), o *metrics.Outcomes) {
 	body, ok := h.readJSONBody(w, r)
 	if !ok {
+		o.Failed(metrics.ReasonBadRequest)
 		return
 	}
 	c, err := h.ceremony.take(w, r)
 	if err != nil {
+		o.Failed(metrics.ReasonNoCeremony)
 		h.failJSON(w, r, http.StatusBadRequest, "This passkey prompt has expired or was not started here. Please try again.", err)
 		return
 	}
 	issued, err := run(r.Context(), c, body)
 	if err != nil {
+		o.Failed(ceremonyReason(err))
 		h.providerError(w, r, err)
 		return
 	}
+	o.Succeeded()
 	http.SetCookie(w, &http.Cookie{
 		Name:     SessionTokenCookie,
 		Value:    issued.Token,

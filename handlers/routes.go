@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/latchkey/latchkey/components"
+	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/provider"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
@@ -66,7 +68,14 @@ type Deps struct {
 	Ceremonies    Ceremonies
 	Keys          KeySet
 	Assets        Assets
-	Health        func(ctx context.Context) error
+
+	// Ready are the dependencies GET /readyz checks (the database; Redis when configured).
+	Ready []ReadyCheck
+	// ActiveSessions counts the unexpired app sessions for the latchkey_active_sessions gauge (at most
+	// every 10 s); nil: no such gauge.
+	ActiveSessions func(ctx context.Context) (int64, error)
+	// MetricsCollectors are more series for GET /metrics (e.g. the database pool's statistics).
+	MetricsCollectors []prometheus.Collector
 
 	Corbado  *components.Corbado // Corbado mode: Corbado's UI on the login and home pages
 	ExtraCSP CSPSources          // origins the page may reach besides its own (Corbado's, in Corbado mode)
@@ -95,6 +104,7 @@ type Handler struct {
 	log      *slog.Logger
 	deps     Deps
 	ceremony *ceremonyCookies
+	metrics  *metrics.Metrics
 }
 
 type route struct {
@@ -104,7 +114,12 @@ type route struct {
 
 // New returns the whole application as one http.Handler: every route is in the table below.
 func New(deps Deps) http.Handler {
-	h := &Handler{log: deps.Log, deps: deps}
+	h := &Handler{log: deps.Log, deps: deps, metrics: metrics.New(metrics.Options{
+		Log:            deps.Log,
+		ActiveSessions: deps.ActiveSessions,
+		Collectors:     deps.MetricsCollectors,
+	})}
+	m := h.metrics
 	if deps.Ceremonies != nil {
 		h.ceremony = newCeremonyCookies(deps.CeremonyKeys, deps.CeremonyTimeout, deps.Secure)
 	}
@@ -115,10 +130,12 @@ func New(deps Deps) http.Handler {
 		{"GET /home", h.homePage},
 		{"POST /account/sessions/revoke", h.revokeSession},
 		{"POST /account/sessions/revoke-others", h.revokeOtherSessions},
-		{"POST /auth/session", h.limited("exchange", h.exchangeSession)},
+		{"POST /auth/session", h.limited("exchange", timed(m.Step(metrics.CeremonySession, metrics.StepExchange), h.exchangeSession))},
 		{"GET /logout", h.logoutPage},
 		{"POST /logout", h.logout},
 		{"GET /healthz", h.health},
+		{"GET /readyz", h.ready},
+		{"GET /metrics", h.metricsPage}, // loopback and private addresses only (ops.go)
 		{"GET /.well-known/webauthn", h.relatedOrigins},
 		{"GET /favicon.ico", h.favicon},
 		{"GET /dev/", h.dev}, // the component gallery in dev mode (dev.go); 404 otherwise
@@ -126,13 +143,13 @@ func New(deps Deps) http.Handler {
 	}
 	if deps.Ceremonies != nil { // the embedded provider
 		routes = append(routes,
-			route{"POST /passkeys/signup/begin", h.limited("begin", h.signupBegin)},
-			route{"POST /passkeys/signup/finish", h.limited("finish", h.signupFinish)},
-			route{"POST /passkeys/login/begin", h.limited("begin", h.loginBegin)},
+			route{"POST /passkeys/signup/begin", h.limited("begin", timed(m.Step(metrics.CeremonyRegistration, metrics.StepBegin), h.signupBegin))},
+			route{"POST /passkeys/signup/finish", h.limited("finish", timed(m.Step(metrics.CeremonyRegistration, metrics.StepFinish), h.signupFinish))},
+			route{"POST /passkeys/login/begin", h.limited("begin", timed(m.Step(metrics.CeremonyLogin, metrics.StepBegin), h.loginBegin))},
 			// Passkey autofill starts a log-in on every view of the login page: its own budget, so page
 			// views never use up the button's; like every begin it writes nothing but the ceremony cookie.
-			route{"POST /passkeys/login/autofill", h.limited("autofill", h.loginBegin)},
-			route{"POST /passkeys/login/finish", h.limited("finish", h.loginFinish)},
+			route{"POST /passkeys/login/autofill", h.limited("autofill", timed(m.Step(metrics.CeremonyLogin, metrics.StepBegin), h.loginBegin))},
+			route{"POST /passkeys/login/finish", h.limited("finish", timed(m.Step(metrics.CeremonyLogin, metrics.StepFinish), h.loginFinish))},
 			route{"POST /account/passkeys/add/begin", h.limited("begin", h.addPasskeyBegin)},
 			route{"POST /account/passkeys/add/finish", h.limited("finish", h.addPasskeyFinish)},
 			route{"POST /account/passkeys/rename", h.renamePasskey},

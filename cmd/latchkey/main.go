@@ -152,9 +152,11 @@ func command(ctx context.Context, cfg config.Config, args []string, stdout io.Wr
 	return nil
 }
 
+// dbKind is the database as the start-up line shows it: a SQLite URL as it is, a PostgreSQL URL without
+// its user, password or query.
 func dbKind(url string) string {
-	if len(url) >= 7 && url[:7] == "sqlite:" {
+	if strings.HasPrefix(url, "sqlite:") {
 		return url
 	}
-	return "postgres"
+	return store.DisplayURL(url)
 }

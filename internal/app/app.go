@@ -11,6 +11,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/latchkey/latchkey/assets"
 	"github.com/latchkey/latchkey/handlers"
 	"github.com/latchkey/latchkey/internal/aaguid"
@@ -23,6 +26,7 @@ import (
 	"github.com/latchkey/latchkey/internal/redisstore"
 	"github.com/latchkey/latchkey/internal/secretbox"
 	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/startup"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
 	"github.com/latchkey/latchkey/internal/verify"
@@ -53,13 +57,17 @@ func (a *App) Minter() *token.Minter { return a.minter }
 
 // New opens the database, runs migrations, loads or creates keys, and builds the handler.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
-	st, err := store.Open(ctx, cfg.DatabaseURL, log)
+	st, err := store.OpenWith(ctx, cfg.DatabaseURL, log, store.Options{
+		MaxOpenConns: cfg.DBMaxOpenConns,
+		MaxIdleConns: cfg.DBMaxIdleConns,
+		StartupWait:  cfg.StartupWait,
+	})
 	if err != nil {
 		return nil, err
 	}
 	a := &App{store: st, log: log, activity: activity.New(st, log, nil), retention: cfg.ActivityRetention}
 	if cfg.RedisURL != "" {
-		if a.redis, err = redisstore.Open(ctx, cfg.RedisURL, cfg.RedisPrefix); err != nil {
+		if a.redis, err = openRedis(ctx, cfg, log); err != nil {
 			_ = st.Close()
 			return nil, err
 		}
@@ -88,9 +96,13 @@ func (a *App) build(ctx context.Context, cfg config.Config) (http.Handler, error
 	deps := handlers.Deps{
 		Log:    a.log,
 		Assets: static,
-		Health: a.store.Ping,
-		Secure: cfg.Secure(),
-		Dev:    cfg.Dev,
+		Ready:  a.readyChecks(),
+		ActiveSessions: func(ctx context.Context) (int64, error) {
+			return a.store.CountActiveSessions(ctx, time.Now())
+		},
+		MetricsCollectors: []prometheus.Collector{collectors.NewDBStatsCollector(a.store.DB(), "latchkey")},
+		Secure:            cfg.Secure(),
+		Dev:               cfg.Dev,
 
 		TrustedProxies: cfg.TrustedProxies,
 		Account:        a.store,
@@ -115,6 +127,30 @@ func (a *App) build(ctx context.Context, cfg config.Config) (http.Handler, error
 		deps.Account, deps.Activity = a.account, a.account
 	}
 	return handlers.New(deps), nil
+}
+
+// readyChecks are what /readyz asks: the database, and Redis when configured.
+func (a *App) readyChecks() []handlers.ReadyCheck {
+	checks := []handlers.ReadyCheck{{Name: "database", Check: a.store.Ping}}
+	if a.redis != nil {
+		checks = append(checks, handlers.ReadyCheck{Name: "redis", Check: a.redis.Ping})
+	}
+	return checks
+}
+
+// openRedis connects to LATCHKEY_REDIS_URL, waiting up to LATCHKEY_STARTUP_WAIT for it to answer; a
+// refused password or user fails at once.
+func openRedis(ctx context.Context, cfg config.Config, log *slog.Logger) (*redisstore.Redis, error) {
+	var r *redisstore.Redis
+	err := startup.Wait(ctx, "Redis at "+redisstore.Redact(cfg.RedisURL), cfg.StartupWait, func(ctx context.Context) error {
+		var err error
+		r, err = redisstore.Open(ctx, cfg.RedisURL, cfg.RedisPrefix)
+		if err != nil && redisstore.Refused(err) {
+			return startup.Permanent(err)
+		}
+		return err
+	}, log)
+	return r, err
 }
 
 // embeddedDeps fills the handler dependencies of the embedded passkey provider.

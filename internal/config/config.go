@@ -51,6 +51,15 @@ type Config struct {
 	ActivityRetention time.Duration
 	// SMTP (LATCHKEY_SMTP_URL, LATCHKEY_SMTP_FROM) sends recovery links by email; nil: no email.
 	SMTP *SMTP
+	// DBMaxOpenConns (LATCHKEY_DB_MAX_OPEN_CONNS) bounds the database connection pool; 0: the database's
+	// default (DefaultPostgresMaxConns on PostgreSQL, no bound on SQLite).
+	DBMaxOpenConns int
+	// DBMaxIdleConns (LATCHKEY_DB_MAX_IDLE_CONNS) is how many idle connections the pool keeps open, at
+	// most DBMaxOpenConns; 0: as many as the pool's bound (on SQLite without a bound: database/sql's 2).
+	DBMaxIdleConns int
+	// StartupWait (LATCHKEY_STARTUP_WAIT) is how long start-up waits for PostgreSQL to answer; 0: it
+	// fails at once.
+	StartupWait time.Duration
 
 	Corbado Corbado
 }
@@ -102,6 +111,16 @@ func validRedisPrefix(p string) bool {
 	return true
 }
 
+// DefaultStartupWait is how long start-up waits for the database unless LATCHKEY_STARTUP_WAIT says.
+const DefaultStartupWait = 30 * time.Second
+
+// DefaultPostgresMaxConns is the PostgreSQL pool's bound unless LATCHKEY_DB_MAX_OPEN_CONNS says (the
+// store's default, store.DefaultPostgresMaxConns).
+const DefaultPostgresMaxConns = 20
+
+// maxDBConns bounds LATCHKEY_DB_MAX_OPEN_CONNS and LATCHKEY_DB_MAX_IDLE_CONNS.
+const maxDBConns = 1000
+
 // DefaultActivityRetention is how long activity log entries are kept unless LATCHKEY_ACTIVITY_RETENTION says.
 const DefaultActivityRetention = 180 * 24 * time.Hour
 
@@ -151,6 +170,7 @@ func Vars() []string {
 		"CORBADO_PROJECT_ID", "CORBADO_API_SECRET", "CORBADO_FRONTEND_API", "CORBADO_BACKEND_API",
 		"LATCHKEY_DEV", "LATCHKEY_RELATED_ORIGINS", "LATCHKEY_ACTIVITY_RETENTION",
 		"LATCHKEY_SMTP_URL", "LATCHKEY_SMTP_FROM", "LATCHKEY_REDIS_PREFIX",
+		"LATCHKEY_DB_MAX_OPEN_CONNS", "LATCHKEY_DB_MAX_IDLE_CONNS", "LATCHKEY_STARTUP_WAIT",
 	}
 }
 
@@ -278,6 +298,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.ActivityRetention = duration("LATCHKEY_ACTIVITY_RETENTION", DefaultActivityRetention, time.Hour, 10*365*24*time.Hour)
 
 	c.SMTP = loadSMTP(get("LATCHKEY_SMTP_URL", ""), get("LATCHKEY_SMTP_FROM", ""), bad)
+	c.DBMaxOpenConns, c.DBMaxIdleConns = loadPool(get, bad, strings.HasPrefix(c.DatabaseURL, "sqlite:"))
+	c.StartupWait = duration("LATCHKEY_STARTUP_WAIT", DefaultStartupWait, 0, time.Hour)
 
 	c.Corbado = loadCorbado(get, bad)
 
@@ -285,6 +307,35 @@ func Load(getenv func(string) string) (Config, error) {
 		return c, &Error{Problems: problems}
 	}
 	return c, nil
+}
+
+// loadPool reads LATCHKEY_DB_MAX_OPEN_CONNS and LATCHKEY_DB_MAX_IDLE_CONNS: whole numbers from 1 to
+// maxDBConns, the idle ones no more than the pool's bound (DefaultPostgresMaxConns on PostgreSQL when
+// LATCHKEY_DB_MAX_OPEN_CONNS is unset; SQLite has no bound by default). 0 stands for unset.
+func loadPool(get func(name, def string) string, bad func(string, ...any), sqlite bool) (open, idle int) {
+	number := func(name string) int {
+		raw := get(name, "")
+		if raw == "" {
+			return 0
+		}
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > maxDBConns {
+			bad("%s=%q must be a whole number from 1 to %d", name, raw, maxDBConns)
+			return 0
+		}
+		return n
+	}
+	open, idle = number("LATCHKEY_DB_MAX_OPEN_CONNS"), number("LATCHKEY_DB_MAX_IDLE_CONNS")
+	switch {
+	case idle == 0:
+	case open > 0 && idle > open:
+		bad("LATCHKEY_DB_MAX_IDLE_CONNS=%d is more than LATCHKEY_DB_MAX_OPEN_CONNS=%d: the idle connections are part of the pool", idle, open)
+		idle = 0
+	case open == 0 && !sqlite && idle > DefaultPostgresMaxConns:
+		bad("LATCHKEY_DB_MAX_IDLE_CONNS=%d is more than the %d connections the PostgreSQL pool has unless LATCHKEY_DB_MAX_OPEN_CONNS says more: raise that too", idle, DefaultPostgresMaxConns)
+		idle = 0
+	}
+	return open, idle
 }
 
 // parseRate reads "N/s", "N/min" or "N/h" (or "off").

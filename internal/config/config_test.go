@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -329,5 +331,61 @@ func TestSMTP(t *testing.T) {
 				t.Errorf("err %v shows the password", err)
 			}
 		})
+	}
+}
+
+func TestPoolSizesAndStartupWait(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DBMaxOpenConns != 0 || c.DBMaxIdleConns != 0 || c.StartupWait != 30*time.Second {
+		t.Errorf("defaults: open %d idle %d wait %v, want 0 (the database's default), 0 and 30s", c.DBMaxOpenConns, c.DBMaxIdleConns, c.StartupWait)
+	}
+	for _, tc := range []struct {
+		name                 string
+		env                  map[string]string
+		open, idle           int
+		wait                 time.Duration
+		wantErr, wantNotSaid string
+	}{
+		{"both set", map[string]string{"LATCHKEY_DB_MAX_OPEN_CONNS": "50", "LATCHKEY_DB_MAX_IDLE_CONNS": "10", "LATCHKEY_STARTUP_WAIT": "2m"}, 50, 10, 2 * time.Minute, "", ""},
+		{"no waiting", map[string]string{"LATCHKEY_STARTUP_WAIT": "0"}, 0, 0, 0, "", ""},
+		{"idle within the PostgreSQL default", map[string]string{"LATCHKEY_DATABASE_URL": "postgres://db/x", "LATCHKEY_DB_MAX_IDLE_CONNS": "20"}, 0, 20, 30 * time.Second, "", ""},
+		{"idle on SQLite without a bound", map[string]string{"LATCHKEY_DB_MAX_IDLE_CONNS": "64"}, 0, 64, 30 * time.Second, "", ""},
+		{"open not a number", map[string]string{"LATCHKEY_DB_MAX_OPEN_CONNS": "lots"}, 0, 0, 0, `LATCHKEY_DB_MAX_OPEN_CONNS="lots" must be a whole number from 1 to 1000`, ""},
+		{"open zero", map[string]string{"LATCHKEY_DB_MAX_OPEN_CONNS": "0"}, 0, 0, 0, `LATCHKEY_DB_MAX_OPEN_CONNS="0" must be a whole number from 1 to 1000`, ""},
+		{"open too many", map[string]string{"LATCHKEY_DB_MAX_OPEN_CONNS": "1001"}, 0, 0, 0, `LATCHKEY_DB_MAX_OPEN_CONNS="1001" must be a whole number from 1 to 1000`, ""},
+		{"idle negative", map[string]string{"LATCHKEY_DB_MAX_IDLE_CONNS": "-2"}, 0, 0, 0, `LATCHKEY_DB_MAX_IDLE_CONNS="-2" must be a whole number from 1 to 1000`, ""},
+		{"idle over open", map[string]string{"LATCHKEY_DB_MAX_OPEN_CONNS": "5", "LATCHKEY_DB_MAX_IDLE_CONNS": "6"}, 0, 0, 0,
+			"LATCHKEY_DB_MAX_IDLE_CONNS=6 is more than LATCHKEY_DB_MAX_OPEN_CONNS=5", ""},
+		{"idle over the PostgreSQL default", map[string]string{"LATCHKEY_DATABASE_URL": "postgres://u:hunter2@db/x", "LATCHKEY_DB_MAX_IDLE_CONNS": "21"}, 0, 0, 0,
+			"LATCHKEY_DB_MAX_IDLE_CONNS=21 is more than the 20 connections the PostgreSQL pool has unless LATCHKEY_DB_MAX_OPEN_CONNS says more", "hunter2"},
+		{"wait not a duration", map[string]string{"LATCHKEY_STARTUP_WAIT": "forever"}, 0, 0, 0, `LATCHKEY_STARTUP_WAIT="forever" is not a duration`, ""},
+		{"wait negative", map[string]string{"LATCHKEY_STARTUP_WAIT": "-1s"}, 0, 0, 0, "LATCHKEY_STARTUP_WAIT=-1s must be between 0s and 1h0m0s", ""},
+		{"wait too long", map[string]string{"LATCHKEY_STARTUP_WAIT": "2h"}, 0, 0, 0, "LATCHKEY_STARTUP_WAIT=2h must be between 0s and 1h0m0s", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(env(tc.env))
+			if tc.wantErr != "" {
+				var cerr *Error
+				if !errors.As(err, &cerr) || len(cerr.Problems) != 1 || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want the one problem %q", err, tc.wantErr)
+				}
+				if tc.wantNotSaid != "" && strings.Contains(err.Error(), tc.wantNotSaid) {
+					t.Errorf("the error quotes %q", tc.wantNotSaid)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.DBMaxOpenConns != tc.open || c.DBMaxIdleConns != tc.idle || c.StartupWait != tc.wait {
+				t.Errorf("open %d idle %d wait %v, want %d %d %v", c.DBMaxOpenConns, c.DBMaxIdleConns, c.StartupWait, tc.open, tc.idle, tc.wait)
+			}
+		})
+	}
+	if DefaultPostgresMaxConns != store.DefaultPostgresMaxConns {
+		t.Errorf("config says PostgreSQL's pool has %d connections by default, the store gives it %d", DefaultPostgresMaxConns, store.DefaultPostgresMaxConns)
 	}
 }

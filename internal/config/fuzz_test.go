@@ -16,8 +16,8 @@ import (
 )
 
 // fzSeed turns a partial environment into FuzzConfigLoad arguments, one per name in vars.
-func fzSeed(vars []string, env map[string]string) [24]string {
-	var args [24]string
+func fzSeed(vars []string, env map[string]string) [27]string {
+	var args [27]string
 	for i, k := range vars {
 		args[i] = env[k]
 	}
@@ -40,7 +40,8 @@ func FuzzConfigLoad(f *testing.F) {
 		"LATCHKEY_RATE_LIMIT,LATCHKEY_TRUSTED_PROXIES,LATCHKEY_SECRET_KEY,LATCHKEY_SECRET_KEY_FILE," +
 		"CORBADO_PROJECT_ID,CORBADO_API_SECRET,CORBADO_FRONTEND_API,CORBADO_BACKEND_API," +
 		"LATCHKEY_DEV,LATCHKEY_RELATED_ORIGINS,LATCHKEY_ACTIVITY_RETENTION," +
-		"LATCHKEY_SMTP_URL,LATCHKEY_SMTP_FROM,LATCHKEY_REDIS_PREFIX"; strings.Join(vars, ",") != want {
+		"LATCHKEY_SMTP_URL,LATCHKEY_SMTP_FROM,LATCHKEY_REDIS_PREFIX," +
+		"LATCHKEY_DB_MAX_OPEN_CONNS,LATCHKEY_DB_MAX_IDLE_CONNS,LATCHKEY_STARTUP_WAIT"; strings.Join(vars, ",") != want {
 		f.Fatalf("config.Vars() = %q: update FuzzConfigLoad's arguments to match", vars)
 	}
 	for _, env := range []map[string]string{
@@ -99,17 +100,22 @@ func FuzzConfigLoad(f *testing.F) {
 		{"LATCHKEY_SMTP_FROM": "login@example.com"},
 		{"LATCHKEY_REDIS_URL": "redis://:redispassword@cache:6379/2", "LATCHKEY_REDIS_PREFIX": "shop:"},
 		{"LATCHKEY_REDIS_PREFIX": "bad prefix*"},
+		{"LATCHKEY_DB_MAX_OPEN_CONNS": "50", "LATCHKEY_DB_MAX_IDLE_CONNS": "10", "LATCHKEY_STARTUP_WAIT": "0"},
+		{"LATCHKEY_DB_MAX_OPEN_CONNS": "5", "LATCHKEY_DB_MAX_IDLE_CONNS": "6", "LATCHKEY_STARTUP_WAIT": "2h"},
+		{"LATCHKEY_DATABASE_URL": "postgres://u:pgpassword@db/x", "LATCHKEY_DB_MAX_IDLE_CONNS": "21", "LATCHKEY_DB_MAX_OPEN_CONNS": "+7"},
 	} {
 		a := fzSeed(vars, env)
-		f.Add(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20], a[21], a[22], a[23])
+		f.Add(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20], a[21], a[22], a[23], a[24], a[25], a[26])
 	}
 
 	f.Fuzz(func(t *testing.T, addr, publicURL, databaseURL, redisURL, logLevel, ceremonyTimeout, tokenTTL,
 		sessionLifetime, sessionIdle, rpName, rateLimit, trustedProxies, secretKey, secretKeyFile,
-		projectID, apiSecret, frontendAPI, backendAPI, dev, relatedOrigins, activityRetention, smtpURL, smtpFrom, redisPrefix string) {
+		projectID, apiSecret, frontendAPI, backendAPI, dev, relatedOrigins, activityRetention, smtpURL, smtpFrom,
+		redisPrefix, dbMaxOpen, dbMaxIdle, startupWait string) {
 		values := []string{addr, publicURL, databaseURL, redisURL, logLevel, ceremonyTimeout, tokenTTL,
 			sessionLifetime, sessionIdle, rpName, rateLimit, trustedProxies, secretKey, secretKeyFile,
-			projectID, apiSecret, frontendAPI, backendAPI, dev, relatedOrigins, activityRetention, smtpURL, smtpFrom, redisPrefix}
+			projectID, apiSecret, frontendAPI, backendAPI, dev, relatedOrigins, activityRetention, smtpURL, smtpFrom,
+			redisPrefix, dbMaxOpen, dbMaxIdle, startupWait}
 		env := map[string]string{}
 		for i, k := range vars {
 			env[k] = values[i]
@@ -146,6 +152,14 @@ func FuzzConfigLoad(f *testing.F) {
 		}
 		if c.ActivityRetention < time.Hour {
 			t.Errorf("LATCHKEY_ACTIVITY_RETENTION=%q gave %v", activityRetention, c.ActivityRetention)
+		}
+		open, idle := c.DBMaxOpenConns, c.DBMaxIdleConns
+		if open < 0 || open > 1000 || idle < 0 || idle > 1000 || (open > 0 && idle > open) ||
+			(open == 0 && idle > config.DefaultPostgresMaxConns && !strings.HasPrefix(c.DatabaseURL, "sqlite:")) {
+			t.Errorf("LATCHKEY_DB_MAX_OPEN_CONNS=%q, LATCHKEY_DB_MAX_IDLE_CONNS=%q gave a pool of %d with %d idle", dbMaxOpen, dbMaxIdle, open, idle)
+		}
+		if c.StartupWait < 0 || c.StartupWait > time.Hour {
+			t.Errorf("LATCHKEY_STARTUP_WAIT=%q gave %v", startupWait, c.StartupWait)
 		}
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -49,6 +50,22 @@ func Open(ctx context.Context, redisURL, prefix string) (*Redis, error) {
 		return nil, fmt.Errorf("redis: %s does not answer: %w", Redact(redisURL), err)
 	}
 	return r, nil
+}
+
+// Refused reports whether err is Redis turning the connection down for good — a wrong password or
+// user, or a user without the permissions needed — which waiting cannot cure.
+func Refused(err error) bool {
+	var re *rueidis.RedisError
+	if !errors.As(err, &re) {
+		return false
+	}
+	msg := re.Error()
+	for _, prefix := range []string{"WRONGPASS", "NOAUTH", "NOPERM", "ERR AUTH", "ERR invalid password"} {
+		if strings.HasPrefix(msg, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // Redact is redisURL with its password hidden, for messages.

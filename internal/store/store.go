@@ -20,6 +20,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/latchkey/latchkey/internal/secretbox"
+	"github.com/latchkey/latchkey/internal/startup"
 )
 
 // Dialects returned by Store.Dialect.
@@ -35,15 +36,31 @@ const (
 // writes does not leave a large file behind.
 const sqliteParams = "_busy_timeout=5000&_foreign_keys=on&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate&_pragma=journal_size_limit(67108864)"
 
-// postgresMaxConns bounds one instance's PostgreSQL connections (the server allows 100 by default).
-const postgresMaxConns = 20
+// DefaultPostgresMaxConns bounds one instance's PostgreSQL connections unless Options says otherwise (the
+// server allows 100 by default).
+const DefaultPostgresMaxConns = 20
+
+// Options tune OpenWith. The zero value is the default for each database.
+type Options struct {
+	// MaxOpenConns bounds the connection pool. 0: DefaultPostgresMaxConns on PostgreSQL; on SQLite, no
+	// bound (database/sql's default). An in-memory SQLite database always has exactly one connection.
+	MaxOpenConns int
+	// MaxIdleConns is how many idle connections the pool keeps open, at most MaxOpenConns. 0: as many as
+	// MaxOpenConns on PostgreSQL (and on SQLite when MaxOpenConns is set); otherwise database/sql's 2.
+	MaxIdleConns int
+	// StartupWait is how long OpenWith keeps trying to reach PostgreSQL before it gives up; 0: it fails
+	// at the first failure. A wrong password, an unknown role or a missing database fail at once all the
+	// same: waiting cannot cure them. A SQLite file is opened at once (it is there or it is not).
+	StartupWait time.Duration
+}
 
 // Store is Latchkey's database. It is safe for concurrent use.
 type Store struct {
-	db      *sql.DB
-	dialect string
-	log     *slog.Logger
-	box     atomic.Pointer[secretbox.Box] // set by ApplySecretKey; nil: keys are stored unencrypted
+	db          *sql.DB
+	dialect     string
+	databaseURL string // only for redacting the password out of errors; never shown
+	log         *slog.Logger
+	box         atomic.Pointer[secretbox.Box] // set by ApplySecretKey; nil: keys are stored unencrypted
 
 	// stmts caches each query's prepared statement (SQLite: parsing a statement cost more than running
 	// it) and, on PostgreSQL, its rebound text (pgx keeps its own per-connection statement cache).
@@ -58,12 +75,19 @@ type Store struct {
 // only a guard against one built from data.
 const maxCachedStatements = 512
 
-// Open connects to databaseURL — "sqlite:PATH" (also "sqlite::memory:") or "postgres://…" /
-// "postgresql://…" — checks the connection and applies any pending migrations. A SQLite database file
-// is created readable and writable by its owner only (0600), whatever the umask, and an existing one
-// that is more open is restricted to 0600: it holds the provider's private keys. SQLite gives the WAL
-// and shared-memory files it creates the database file's permissions.
+// Open is OpenWith with the default Options: the database's pool sizes, and no waiting.
 func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, error) {
+	return OpenWith(ctx, databaseURL, log, Options{})
+}
+
+// OpenWith connects to databaseURL — "sqlite:PATH" (also "sqlite::memory:") or "postgres://…" /
+// "postgresql://…" — checks the connection (waiting up to opts.StartupWait for PostgreSQL to answer,
+// with a line in log at most every few seconds meanwhile) and applies any pending migrations. A SQLite
+// database file is created readable and writable by its owner only (0600), whatever the umask, and an
+// existing one that is more open is restricted to 0600: it holds the provider's private keys. SQLite
+// gives the WAL and shared-memory files it creates the database file's permissions. No error or log
+// line shows the database password.
+func OpenWith(ctx context.Context, databaseURL string, log *slog.Logger, opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -80,6 +104,28 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, er
 	if err != nil {
 		return nil, fmt.Errorf("store: cannot open %s database: %w", dialect, redact(err, databaseURL))
 	}
+	setPool(db, dialect, dsn, opts)
+	if dialect == DialectPostgres {
+		err = startup.Wait(ctx, "the database at "+DisplayURL(databaseURL), opts.StartupWait, func(ctx context.Context) error {
+			return postgresStartupError(redact(db.PingContext(ctx), databaseURL))
+		}, log)
+	} else {
+		err = db.PingContext(ctx)
+	}
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("store: cannot open %s database: %w", dialect, redact(err, databaseURL))
+	}
+	s := &Store{db: db, dialect: dialect, databaseURL: databaseURL, log: log, singleConn: dialect == DialectSQLite && strings.HasPrefix(dsn, ":memory:?")}
+	if err := s.migrate(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("store: cannot migrate %s database: %w", dialect, redact(err, databaseURL))
+	}
+	return s, nil
+}
+
+// setPool sizes db's connection pool (see Options).
+func setPool(db *sql.DB, dialect, dsn string, opts Options) {
 	switch {
 	case dialect == DialectSQLite && strings.HasPrefix(dsn, ":memory:?"):
 		// Every connection to :memory: is a separate database: keep exactly one, forever.
@@ -88,20 +134,55 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, er
 	case dialect == DialectPostgres:
 		// database/sql keeps 2 idle connections by default: under concurrent requests every other query
 		// would open (and fork) a new server connection. Keep a bounded, warm pool instead.
-		db.SetMaxOpenConns(postgresMaxConns)
-		db.SetMaxIdleConns(postgresMaxConns)
+		open := opts.MaxOpenConns
+		if open <= 0 {
+			open = DefaultPostgresMaxConns
+		}
+		idle := opts.MaxIdleConns
+		if idle <= 0 || idle > open {
+			idle = open
+		}
+		db.SetMaxOpenConns(open)
+		db.SetMaxIdleConns(idle)
 		db.SetConnMaxIdleTime(5 * time.Minute)
+	default: // a SQLite file: no bound on connections unless told, and enough idle ones to keep each
+		// connection's prepared statements warm (database/sql keeps only 2 by default)
+		db.SetMaxIdleConns(sqliteIdleConns)
+		if opts.MaxOpenConns > 0 {
+			db.SetMaxOpenConns(opts.MaxOpenConns)
+			db.SetMaxIdleConns(opts.MaxOpenConns)
+		}
+		if opts.MaxIdleConns > 0 {
+			db.SetMaxIdleConns(opts.MaxIdleConns) // database/sql caps it at the open bound
+		}
 	}
-	if err := db.PingContext(ctx); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("store: cannot open %s database: %w", dialect, redact(err, databaseURL))
+}
+
+// sqliteIdleConns is how many idle SQLite connections are kept unless LATCHKEY_DB_MAX_IDLE_CONNS says.
+const sqliteIdleConns = 8
+
+// postgresStartupError marks the failures that waiting for PostgreSQL cannot cure as permanent: the
+// server answered and refused us for good (SQLSTATE class 28: a wrong password or an unknown role;
+// 3D000: the database does not exist). Everything else — a refused or timed-out connection, a host name
+// that does not resolve yet, "the database system is starting up" (57P03), too many connections
+// (53300) — is worth waiting for.
+func postgresStartupError(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "28") || pgErr.Code == "3D000") {
+		return startup.Permanent(err)
 	}
-	s := &Store{db: db, dialect: dialect, log: log, singleConn: dialect == DialectSQLite && strings.HasPrefix(dsn, ":memory:?")}
-	if err := s.migrate(ctx); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("store: cannot migrate %s database: %w", dialect, redact(err, databaseURL))
+	return err
+}
+
+// DisplayURL is a PostgreSQL URL as logs and errors may show it: scheme, host, port and database name,
+// without the user, password, query (which may hold a password) or fragment. A URL that does not parse
+// as scheme://host/… is not shown at all.
+func DisplayURL(databaseURL string) string {
+	u, err := url.Parse(databaseURL)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return "(the configured URL, not shown)"
 	}
-	return s, nil
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
 // parseDatabaseURL maps a database URL to a database/sql driver name and DSN.
@@ -173,8 +254,12 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
-// redact returns err, or a copy whose message has the password from databaseURL masked out.
+// redact returns err (nil for nil), or a copy whose message has the password from databaseURL masked
+// out.
 func redact(err error, databaseURL string) error {
+	if err == nil {
+		return nil
+	}
 	u, perr := url.Parse(databaseURL)
 	if perr != nil {
 		return err
@@ -208,8 +293,8 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
-// Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+// Ping checks that the database answers. Its error never holds the database password.
+func (s *Store) Ping(ctx context.Context) error { return redact(s.db.PingContext(ctx), s.databaseURL) }
 
 // Dialect is DialectSQLite or DialectPostgres.
 func (s *Store) Dialect() string { return s.dialect }
