@@ -76,7 +76,7 @@ func TestCLIHelp(t *testing.T) {
 		{[]string{"help", "keys"}, []string{"keys list [--json]", "keys rotate", "Run 'latchkey keys COMMAND --help'"}},
 		{[]string{"users", "delete", "--help"}, []string{"Usage: latchkey [-env-file FILE] users delete [--yes] EMAIL|USER_ID", "type its email address to confirm", "--yes", "LATCHKEY_DATABASE_URL"}},
 		{[]string{"users", "list", "-h"}, []string{"--json", "last log-in"}},
-		{[]string{"help", "sessions", "revoke"}, []string{"--user EMAIL|USER_ID", "--user string", "provider session"}},
+		{[]string{"help", "sessions", "revoke"}, []string{"--user EMAIL|USER_ID", "--user EMAIL|USER_ID  EMAIL|USER_ID of the account", "provider session"}},
 		{[]string{"keys", "rotate", "--help"}, []string{"Usage: latchkey [-env-file FILE] keys rotate\n", "LATCHKEY_TOKEN_TTL", "deletable", "Nobody is\nlogged out"}},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

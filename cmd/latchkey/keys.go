@@ -29,7 +29,7 @@ func keysListCommand() command {
 published; or expired, deleted at the server's next clean-up), when it was retired and when it is
 deletable. With --json it prints a JSON array instead.
 
-` + fmt.Sprintf(keysAbout, token.DefaultReloadAfter, token.DefaultLeeway, durationWords(token.DefaultRotateAfter)),
+` + fmt.Sprintf(keysAbout, durationWords(token.DefaultReloadAfter), durationWords(token.DefaultLeeway), durationWords(token.DefaultRotateAfter)),
 		setup: func(fs *flag.FlagSet) action {
 			asJSON := fs.Bool("json", false, "print a JSON array (times in RFC 3339, UTC; null: not retired)")
 			return func(ctx context.Context, c *cli, _ []string) error { return c.keysList(ctx, *asJSON) }
@@ -116,11 +116,11 @@ func keysRotateCommand() command {
 		name: "keys rotate", args: "", nargs: 0,
 		summary: "make a new signing key current; the old one verifies its tokens until they expire",
 		about: `Makes a new signing key current, in one transaction. Running instances switch to it within
-` + app.KeyReloadInterval.String() + ` (they reread the keys that often, and at once when they see a token signed with a key they
+` + durationWords(app.KeyReloadInterval) + ` (they reread the keys that often, and at once when they see a token signed with a key they
 do not know yet). Two rotations at the same moment store one new key; the other reports it and changes
 nothing.
 
-` + fmt.Sprintf(keysAbout, token.DefaultReloadAfter, token.DefaultLeeway, durationWords(token.DefaultRotateAfter)),
+` + fmt.Sprintf(keysAbout, durationWords(token.DefaultReloadAfter), durationWords(token.DefaultLeeway), durationWords(token.DefaultRotateAfter)),
 		setup: func(*flag.FlagSet) action {
 			return func(ctx context.Context, c *cli, _ []string) error { return c.keysRotate(ctx) }
 		},
@@ -144,7 +144,7 @@ func (c *cli) keysRotate(ctx context.Context) error {
 	}
 	if err := db.keysRotated(ctx); err != nil {
 		return fmt.Errorf("keys rotate: the new key %s is current, but telling the running instances failed (they reread the keys within %s): %w",
-			rotated.KID, token.DefaultReloadAfter, err)
+			rotated.KID, durationWords(token.DefaultReloadAfter), err)
 	}
 	keys, err := token.ListKeys(ctx, db.Store, opts)
 	if err != nil {
@@ -161,14 +161,19 @@ func (c *cli) keysRotate(ctx context.Context) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "Running instances sign with the new key within %s. Nobody is logged out.\n", app.KeyReloadInterval)
+	fmt.Fprintf(c.stdout, "Running instances sign with the new key within %s. Nobody is logged out.\n", durationWords(app.KeyReloadInterval))
 	return nil
 }
 
-// durationWords says d in days when it is whole days ("30 days"), else as time.Duration does.
+// durationWords says d in the largest whole unit ("30 days", "1 minute"), else as time.Duration does.
 func durationWords(d time.Duration) string {
-	if d%(24*time.Hour) == 0 {
-		return plural(int(d/(24*time.Hour)), "day", "days")
+	for _, u := range []struct {
+		d         time.Duration
+		one, many string
+	}{{24 * time.Hour, "day", "days"}, {time.Hour, "hour", "hours"}, {time.Minute, "minute", "minutes"}, {time.Second, "second", "seconds"}} {
+		if d > 0 && d%u.d == 0 {
+			return plural(int(d/u.d), u.one, u.many)
+		}
 	}
 	return d.String()
 }

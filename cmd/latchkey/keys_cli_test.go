@@ -97,7 +97,7 @@ func TestKeysRotateAcrossInstances(t *testing.T) {
 	wantOut := fmt.Sprintf("Rotated the session signing key.\n"+
 		"  New current key:  %s (ES256)\n"+
 		"  Previous key:     %s: verifies the tokens it signed until %s, then leaves the JWKS\n"+
-		"Running instances sign with the new key within 30s. Nobody is logged out.\n",
+		"Running instances sign with the new key within 30 seconds. Nobody is logged out.\n",
 		newKey.KID, oldKID, wantDeletable.UTC().Format(timeLayout))
 	if out != wantOut {
 		t.Errorf("keys rotate =\n%s\nwant\n%s", out, wantOut)

@@ -333,7 +333,7 @@ lands on the login page) and every provider session of it is revoked, so a sessi
 yet exchanged is worthless too. Its passkeys stay: the person can log in again. Prints how many sessions
 ended, and records it in the account's activity log.`,
 		setup: func(fs *flag.FlagSet) action {
-			user := fs.String("user", "", "the account: its email address or user ID (usr-…); required")
+			user := fs.String("user", "", "`EMAIL|USER_ID` of the account (an email address, or a user ID usr-…); required")
 			return func(ctx context.Context, c *cli, _ []string) error {
 				if *user == "" {
 					return fmt.Errorf("sessions revoke needs --user EMAIL|USER_ID (see: %s sessions revoke --help)", programName)
