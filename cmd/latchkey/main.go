@@ -1,4 +1,5 @@
-// Command latchkey serves passkey login: go run ./cmd/latchkey, then open http://localhost:8080.
+// Command latchkey serves passkey login (go run ./cmd/latchkey, then open http://localhost:8080) and is
+// its own admin command line: users, sessions and signing keys (latchkey --help).
 package main
 
 import (
@@ -18,11 +19,8 @@ import (
 
 	"github.com/joho/godotenv"
 
-	"github.com/latchkey/latchkey/internal/activity"
 	"github.com/latchkey/latchkey/internal/app"
 	"github.com/latchkey/latchkey/internal/config"
-	"github.com/latchkey/latchkey/internal/provider"
-	"github.com/latchkey/latchkey/internal/recovery"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -35,32 +33,40 @@ func main() {
 	}
 }
 
-// run starts Latchkey and serves until ctx is cancelled, then shuts down gracefully.
+// run starts Latchkey and serves until ctx is cancelled, or runs the admin command args name (reading an
+// answer it asks for from the process's standard input).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	envFile := fs.String("env-file", ".env", "optional file of KEY=value lines; real environment variables win")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage:\n  %[1]s [flags]                      serve Latchkey\n"+
-			"  %[1]s [flags] users recover EMAIL  print a one-time recovery link (15 minutes, single use) for an operator to hand over\n\nFlags:\n", fs.Name())
-		fs.PrintDefaults()
+	return runWith(ctx, args, getenv, os.Stdin, stdout)
+}
+
+// runWith is run reading answers from stdin.
+func runWith(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
+	fs := flag.NewFlagSet(programName, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	envFile := fs.String("env-file", ".env", "")
+	if err := fs.Parse(args[1:]); errors.Is(err, flag.ErrHelp) {
+		writeHelp(stdout)
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("%v (see: %s --help)", err, programName)
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
+	loadConfig := func() (config.Config, error) {
+		getenv, err := withEnvFile(getenv, *envFile)
+		if err != nil {
+			return config.Config{}, err
+		}
+		return config.Load(getenv)
 	}
-	getenv, err := withEnvFile(getenv, *envFile)
-	if err != nil {
-		return err
+	if rest := fs.Args(); len(rest) > 0 {
+		c := &cli{stdin: stdin, stdout: stdout, config: loadConfig, now: time.Now}
+		return c.dispatch(ctx, rest)
 	}
-	cfg, err := config.Load(getenv)
+
+	cfg, err := loadConfig()
 	if err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	if rest := fs.Args(); len(rest) > 0 {
-		return command(ctx, cfg, rest, stdout)
-	}
-
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -127,29 +133,6 @@ func withEnvFile(getenv func(string) string, path string) (func(string) string, 
 		}
 		return file[k]
 	}, nil
-}
-
-// command runs a CLI subcommand: `users recover EMAIL`.
-func command(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
-	if len(args) != 3 || args[0] != "users" || args[1] != "recover" {
-		return fmt.Errorf("unknown command %q (try: users recover EMAIL, or --help)", strings.Join(args, " "))
-	}
-	st, err := store.Open(ctx, cfg.DatabaseURL, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return err
-	}
-	defer func() { _ = st.Close() }()
-	rec := recovery.New(recovery.Dependencies{Store: st, Activity: activity.New(st, slog.New(slog.DiscardHandler), nil), Canonical: provider.CanonicalEmail})
-	token, u, err := rec.CreateLink(ctx, args[2])
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no account has the email address %q", args[2])
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "One-time recovery link for %s (%s), valid for %d minutes:\n%s/recover/%s\n",
-		u.Email, u.ID, int(recovery.LinkTTL.Minutes()), cfg.Origin(), token)
-	return nil
 }
 
 // dbKind is the database as the start-up line shows it: a SQLite URL as it is, a PostgreSQL URL without

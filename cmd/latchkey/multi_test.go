@@ -53,10 +53,10 @@ func TestMultiInstance(t *testing.T) {
 		"LATCHKEY_LOG_LEVEL=warn",
 		"LATCHKEY_SECRET_KEY=bXVsdGktaW5zdGFuY2UtdGVzdC1zZWNyZXQta2V5LTAxMjM0NTY3",
 	}
-	a := startInstance(t, bin, "A", env)
-	b := startInstance(t, bin, "B", env)
+	a := startProc(t, bin, "A", env)
+	b := startProc(t, bin, "B", env)
 
-	p := &roundRobin{backends: []*instance{a, b}, public: public}
+	p := &roundRobin{backends: []*proc{a, b}, public: public}
 	srv := &http.Server{Handler: p, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(proxyLn) }()
 	t.Cleanup(func() { _ = srv.Close() })
@@ -172,14 +172,14 @@ func portOf(addr string) string {
 }
 
 // instance is one Latchkey process.
-type instance struct {
+type proc struct {
 	name  string
 	base  string
 	proxy *httputil.ReverseProxy
 	out   *testlog.Buffer
 }
 
-func startInstance(t *testing.T, bin, name string, env []string) *instance {
+func startProc(t *testing.T, bin, name string, env []string) *proc {
 	t.Helper()
 	port := freePort(t)
 	cmd := exec.Command(bin, "-env-file", "")
@@ -227,7 +227,7 @@ func startInstance(t *testing.T, bin, name string, env []string) *instance {
 		director(r)
 		r.Host = host // the public host, as a load balancer passes it
 	}
-	return &instance{name: name, base: base, proxy: rp, out: out}
+	return &proc{name: name, base: base, proxy: rp, out: out}
 }
 
 // runCLI runs the binary's command line with env and returns what it printed.
@@ -245,7 +245,7 @@ func runCLI(t *testing.T, bin string, env []string, args ...string) string {
 
 // roundRobin sends each request to the next backend in turn and remembers who served what.
 type roundRobin struct {
-	backends []*instance
+	backends []*proc
 	public   string // the proxy's own URL
 	mu       sync.Mutex
 	next     int

@@ -32,6 +32,7 @@ const (
 	RecoveryLinkCreated  = "Recovery link created"
 	RecoveryLinkEmailed  = "Recovery link emailed"
 	EmailConfirmed       = "Email address confirmed"
+	LoggedOutByOperator  = "Logged out everywhere by an operator"
 	DefaultRecent        = 20                   // entries the account page shows
 	DefaultMaxAge        = 180 * 24 * time.Hour // entries older than this are pruned
 	maxDetailLength      = 200

@@ -158,7 +158,7 @@ func (a *App) embeddedDeps(ctx context.Context, cfg config.Config, deps *handler
 	if err := a.applySecretKey(ctx, cfg.SecretKey); err != nil {
 		return err
 	}
-	minter, err := token.NewMinter(ctx, a.store, token.Options{Issuer: cfg.Origin(), TTL: cfg.TokenTTL}, a.log)
+	minter, err := token.NewMinter(ctx, a.store, KeyOptions(cfg), a.log)
 	if err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
@@ -205,6 +205,17 @@ func (a *App) embeddedDeps(ctx context.Context, cfg config.Config, deps *handler
 	}
 	return nil
 }
+
+// KeyOptions are the embedded provider's signing-key settings for cfg. The server's minter and the
+// admin command line (`latchkey keys …`) use the same, so they agree on when a retired key may go.
+func KeyOptions(cfg config.Config) token.Options {
+	return token.Options{Issuer: cfg.Origin(), TTL: cfg.TokenTTL}
+}
+
+// KeyReloadInterval is how often a running instance rereads the signing keys, picking up a rotation made
+// by another instance or `latchkey keys rotate` (it must be below token.DefaultReloadAfter, past which a
+// minter rereads them before signing anyway).
+const KeyReloadInterval = 30 * time.Second
 
 // Recovery is account recovery over the app's database: wrong recovery codes are limited to 5 per 15
 // minutes per account and 20 per 15 minutes per client IP.
@@ -259,13 +270,43 @@ func (a *App) applySecretKey(ctx context.Context, secret config.Secret) error {
 	return nil
 }
 
-// RunBackground runs the periodic jobs until ctx ends: purging expired rows and retired signing keys
-// and, in Corbado mode, refreshing Corbado's JWKS on its schedule.
+// RunBackground runs the periodic jobs until ctx ends: purging expired rows and retired signing keys,
+// rereading the signing keys every KeyReloadInterval and, in Corbado mode, refreshing Corbado's JWKS on
+// its schedule.
 func (a *App) RunBackground(ctx context.Context) {
 	if a.remoteKeys != nil {
 		go a.remoteKeys.Run(ctx)
 	}
+	if a.minter != nil {
+		go a.ReloadKeys(ctx, KeyReloadInterval)
+		if a.redis != nil {
+			go a.redis.Subscribe(ctx, keysTopic, func(string) { // a rotation (or "" after a reconnection)
+				if err := a.minter.Reload(ctx); err != nil && ctx.Err() == nil {
+					a.log.Error("rereading the signing keys failed", "err", err)
+				} else if ctx.Err() == nil {
+					a.log.Info("reread the signing keys after a rotation")
+				}
+			})
+		}
+	}
 	a.RunMaintenance(ctx, 10*time.Minute)
+}
+
+// ReloadKeys rereads the embedded provider's signing keys every interval until ctx ends (see
+// token.Minter.Reload).
+func (a *App) ReloadKeys(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := a.minter.Reload(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("rereading the signing keys failed", "err", err)
+			}
+		}
+	}
 }
 
 // RunMaintenance purges expired rows and retired signing keys every interval until ctx ends.

@@ -220,7 +220,7 @@ func TestVersionsSeenByEveryInstance(t *testing.T) {
 
 func TestRedactHidesThePassword(t *testing.T) {
 	for in, want := range map[string]string{
-		"redis://:hunter2@cache:6379/0":    "redis://:xxxxx@cache:6379/0",
+		"redis://:hunter2@cache:6379/0":     "redis://:xxxxx@cache:6379/0",
 		"redis://user:hunter2@cache:6379/0": "redis://user:xxxxx@cache:6379/0",
 		"rediss://cache:6380/1?x=hunter2":   "rediss://cache:6380/1",
 		"redis://cache:6379#hunter2":        "redis://cache:6379",

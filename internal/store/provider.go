@@ -101,6 +101,47 @@ func (s *Store) InsertSigningKey(ctx context.Context, k SigningKey) error {
 	return nil
 }
 
+// RotateSigningKey stores k as the new current signing key in one transaction, if the current key —
+// the newest — is still currentKID ("": the store holds none); otherwise it stores nothing and returns
+// ErrKeyChanged, so two rotations racing from the same current key store one new key. k's CreatedAt is
+// moved to just after the newest key's when it is not later (clocks of instances differ), so k is the
+// newest; the key is returned as stored. The private key is encrypted when a secret key is in use.
+func (s *Store) RotateSigningKey(ctx context.Context, currentKID string, k SigningKey) (SigningKey, error) {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if s.dialect == DialectPostgres {
+			// Rotations queue here, so each sees the key the one before it stored (readers go on; SQLite's
+			// BEGIN IMMEDIATE serialises writers already).
+			if _, err := s.exec(ctx, tx, `LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+				return fmt.Errorf("store: rotate signing key: %w", err)
+			}
+		}
+		var newest string
+		var created int64
+		err := s.queryRow(ctx, tx, `SELECT kid, created_at FROM signing_keys ORDER BY created_at DESC, kid DESC LIMIT 1`).
+			Scan(&newest, &created)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: rotate signing key: %w", err)
+		}
+		if newest != currentKID {
+			return ErrKeyChanged
+		}
+		at := millis(k.CreatedAt)
+		if newest != "" && at <= created {
+			at = created + 1
+		}
+		k.CreatedAt = fromMillis(at)
+		if _, err := s.exec(ctx, tx, `INSERT INTO signing_keys (kid, alg, private_jwk, created_at) VALUES (?, ?, ?, ?)`,
+			k.KID, k.Alg, s.seal(signingKeyRow(k.KID), k.PrivateJWK), at); err != nil {
+			return fmt.Errorf("store: insert signing key: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return SigningKey{}, err
+	}
+	return k, nil
+}
+
 // DeleteSigningKeysBefore deletes the signing keys created before t, except the newest key, which is
 // never deleted: it is the one tokens are signed with.
 func (s *Store) DeleteSigningKeysBefore(ctx context.Context, t time.Time) error {

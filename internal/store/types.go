@@ -13,6 +13,7 @@ var (
 	ErrEmailTaken       = errors.New("store: email already registered")
 	ErrCredentialExists = errors.New("store: credential already registered")
 	ErrChallengeUsed    = errors.New("store: challenge already used")
+	ErrKeyChanged       = errors.New("store: the current signing key changed")
 )
 
 // User is an account. ID looks like "usr-…"; Email is stored lower-cased.

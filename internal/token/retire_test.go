@@ -95,19 +95,21 @@ func deleteRetired(t *testing.T, m *token.Minter) []string {
 }
 
 // A key superseded by a newer one stays (stored, published, verifying its tokens) until TTL + Leeway
-// after its retirement, and is deleted then, from the store and from every minter's key set; the
-// current key is never deleted.
+// after its retirement — ReloadAfter after the newer key was stored — and is deleted then, from the store
+// and from every minter's key set; the current key is never deleted.
 func TestRetiredKeysAreDeletedOnceTheirTokensExpire(t *testing.T) {
 	const (
 		rotate = time.Hour
 		ttl    = 5 * time.Minute
 		leeway = time.Minute
+		reload = 30 * time.Second
+		gone   = reload + ttl + leeway // after the newer key was stored
 	)
 	for name, newStore := range keyStores(t) {
 		t.Run(name, func(t *testing.T) {
 			ks := newStore(t)
 			c := newClock()
-			opts := token.Options{Issuer: issuer, TTL: ttl, RotateAfter: rotate, Leeway: leeway, Now: c.Now}
+			opts := token.Options{Issuer: issuer, TTL: ttl, RotateAfter: rotate, Leeway: leeway, ReloadAfter: reload, Now: c.Now}
 			m, err := token.NewMinter(context.Background(), ks, opts, discard())
 			if err != nil {
 				t.Fatal(err)
@@ -133,16 +135,16 @@ func TestRetiredKeysAreDeletedOnceTheirTokensExpire(t *testing.T) {
 				deleted []string
 			}{
 				{0, nil},
-				{ttl - 2*time.Second, nil},        // the old token is still valid
-				{ttl + leeway - time.Second, nil}, // expired, but within the leeway
-				{ttl + leeway, []string{oldKID}},
-				{ttl + leeway + 10*time.Minute, nil}, // still before the new key is RotateAfter old
+				{ttl - 2*time.Second, nil}, // the old token is still valid
+				{gone - time.Second, nil},  // an instance that had not reloaded may have signed until reload
+				{gone, []string{oldKID}},
+				{gone + 10*time.Minute, nil}, // still before the new key is RotateAfter old
 			} {
 				c.Advance(retired.Add(step.at).Sub(c.Now()))
 				if got := deleteRetired(t, m); !slices.Equal(got, step.deleted) {
 					t.Fatalf("at retirement+%v: deleted %v, want %v", step.at, got, step.deleted)
 				}
-				if step.at < ttl+leeway {
+				if step.at < gone {
 					if got := storedKIDs(t, ks); !slices.Equal(got, []string{newKID, oldKID}) {
 						t.Fatalf("at retirement+%v: stored %v, want both keys", step.at, got)
 					}
@@ -187,24 +189,63 @@ func TestRetiredKeysAreDeletedOnceTheirTokensExpire(t *testing.T) {
 	}
 }
 
-// When another instance rotated early (a shorter RotateAfter), a key counts as retired only when it is
-// RotateAfter old: until then an instance that has not reloaded may still sign with it.
-func TestRetirementWaitsForRotateAfter(t *testing.T) {
+// When another instance rotated (early, because its RotateAfter is shorter; or an operator), an instance
+// that has not reread the store since signs with its old key for at most ReloadAfter, then rereads and
+// signs with the new key. The old key is kept until TTL + Leeway after that, and deleted then.
+func TestRetirementWaitsForReloadAfter(t *testing.T) {
+	const (
+		reload = 45 * time.Second
+		ttl    = 5 * time.Minute
+	)
 	ks := &prunableKeys{}
 	c := newClock()
-	m := newMinter(t, ks, c, time.Hour)
-	start := c.Now()
+	opts := token.Options{Issuer: issuer, TTL: ttl, RotateAfter: time.Hour, ReloadAfter: reload, Now: c.Now}
+	m, err := token.NewMinter(context.Background(), ks, opts, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
 	oldKID := kids(t, m)[0]
 	c.Advance(10 * time.Minute)
-	early := newMinter(t, ks, c, 5*time.Minute) // rotates at once
-	mint(t, early)
-	if len(storedKIDs(t, ks)) != 2 {
+	if got := headerKID(t, mint(t, m)); got != oldKID { // m rereads the store here: its key set was stale
+		t.Fatalf("signing with %q, want %q", got, oldKID)
+	}
+	rotated := c.Now()
+	earlyOpts := opts
+	earlyOpts.RotateAfter = 5 * time.Minute
+	early, err := token.NewMinter(context.Background(), ks, earlyOpts, discard()) // rotates at once
+	if err != nil {
+		t.Fatal(err)
+	}
+	newKID := headerKID(t, mint(t, early))
+	if newKID == oldKID || len(storedKIDs(t, ks)) != 2 {
 		t.Fatal("no early rotation")
 	}
 
-	c.Advance(start.Add(time.Hour + 5*time.Minute + token.DefaultLeeway - time.Second).Sub(c.Now()))
+	c.Advance(reload - time.Second)
+	lastOld := mint(t, m)
+	if got := headerKID(t, lastOld); got != oldKID {
+		t.Fatalf("m signs with %q before its key set is ReloadAfter old; this test needs it to sign with the old key", got)
+	}
+	c.Advance(time.Second)
+	if got := headerKID(t, mint(t, m)); got != newKID {
+		t.Errorf("m signs with %q once its key set is ReloadAfter old, want the new key %q", got, newKID)
+	}
+
+	// The old key's last token verifies on both instances until it expires.
+	c.Advance(ttl - 2*time.Second)
+	for i, src := range []*token.Minter{m, early} {
+		if _, err := verifier(src, c).Verify(context.Background(), lastOld); err != nil {
+			t.Errorf("minter %d: the old key's last token, just before it expires: %v", i, err)
+		}
+	}
+
+	deadline := rotated.Add(reload + ttl + token.DefaultLeeway)
+	c.Advance(deadline.Add(-time.Second).Sub(c.Now()))
 	if got := deleteRetired(t, m); got != nil {
-		t.Errorf("deleted %v before RotateAfter + TTL + Leeway", got)
+		t.Errorf("deleted %v before ReloadAfter + TTL + Leeway after the rotation", got)
+	}
+	if got := kids(t, m); !slices.Equal(got, []string{newKID, oldKID}) {
+		t.Errorf("published %v a second before the deadline, want both keys", got)
 	}
 	c.Advance(time.Second)
 	if got := deleteRetired(t, m); !slices.Equal(got, []string{oldKID}) {
