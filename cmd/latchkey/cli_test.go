@@ -20,8 +20,8 @@ import (
 	"github.com/latchkey/latchkey/internal/softauthn"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/testdb"
-	"github.com/latchkey/latchkey/internal/testredis"
 	"github.com/latchkey/latchkey/internal/testlog"
+	"github.com/latchkey/latchkey/internal/testredis"
 )
 
 // cliBackends are the databases the command tests run against.
