@@ -11,6 +11,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 
 	"github.com/latchkey/latchkey/components"
+	"github.com/latchkey/latchkey/internal/httpgzip"
 	"github.com/latchkey/latchkey/internal/provider"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
@@ -95,6 +96,7 @@ type Handler struct {
 	log      *slog.Logger
 	deps     Deps
 	ceremony *ceremonyCookies
+	gzip     *httpgzip.Pool // rendered pages: buffers and gzip writers, reused
 }
 
 type route struct {
@@ -104,7 +106,7 @@ type route struct {
 
 // New returns the whole application as one http.Handler: every route is in the table below.
 func New(deps Deps) http.Handler {
-	h := &Handler{log: deps.Log, deps: deps}
+	h := &Handler{log: deps.Log, deps: deps, gzip: httpgzip.NewPool(htmlGzipLevel)}
 	if deps.Ceremonies != nil {
 		h.ceremony = newCeremonyCookies(deps.CeremonyKeys, deps.CeremonyTimeout, deps.Secure)
 	}
