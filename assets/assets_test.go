@@ -10,9 +10,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path"
+	"regexp"
 	"slices"
 	"strconv"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -120,7 +120,7 @@ func TestHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	css := served(t, a, "app.css") // minified
+	css := served(t, a, "app.css")      // minified
 	stale := "/assets/app.00000000.css" // same shape, wrong hash
 	favicon, err := os.ReadFile("favicon.svg")
 	if err != nil {

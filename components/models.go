@@ -32,9 +32,9 @@ type Page struct {
 	// the page or swapped in (never on the login page). Empty: not offered.
 	CopyURL    string // copy buttons (data-uses="copy"): the user ID and recovery codes on the home page; both modes
 	AccountURL string // the account page's "Add a passkey" and Signal API (data-uses="account"); embedded provider
-	IconURL string // the SVG favicon; no icon link when empty
-	Nonce   string
-	Corbado *Corbado // set in Corbado mode: the layout loads UIURL, Corbado's bundle and our glue instead of JSURL
+	IconURL    string // the SVG favicon; no icon link when empty
+	Nonce      string
+	Corbado    *Corbado // set in Corbado mode: the layout loads UIURL, Corbado's bundle and our glue instead of JSURL
 }
 
 // Corbado is what Corbado mode needs on a page: the project to mount Corbado's UI for, and the URLs of
