@@ -1,15 +1,20 @@
 // Package httpgzip is the gzip content coding of Latchkey's responses: whether a request accepts gzip,
 // the best compression of a static file (done once), and pooled writers for pages rendered per request.
+//
+// It uses github.com/klauspost/compress's gzip, a drop-in for compress/gzip: at the levels meant for
+// pages rendered per request (1–6) a reused writer costs a third of the standard library's, whose
+// levels 2–9 clear 640 KB of match tables on every Reset; at the best level it is as small or smaller.
 package httpgzip
 
 import (
 	"bytes"
-	"compress/gzip"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // Accepts reports whether the request's Accept-Encoding allows gzip: "gzip" (or "x-gzip", or "*" when
