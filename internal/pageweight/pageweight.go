@@ -74,7 +74,7 @@ func (w Weight) String() string {
 
 // Measure fetches pageURL and every stylesheet, script and icon its HTML links, with Accept-Encoding:
 // gzip, and returns what each cost. Without a <link rel="icon"> it fetches /favicon.ico, as browsers do.
-// Every response must be 200 (redirects are followed by client). client must not be nil.
+// Every response must be 200 in the end (as client follows redirects, their own bodies are not counted).
 func Measure(ctx context.Context, client *http.Client, pageURL string) (Weight, error) {
 	base, err := url.Parse(pageURL)
 	if err != nil {
