@@ -2,10 +2,19 @@
 // scripts and htmx) and serves them under content-hashed URLs with a long cache
 // lifetime.
 //
+// The project's own stylesheets and scripts are minified when New reads them (a few milliseconds at
+// start-up; BenchmarkNew measures it), so the hash in a URL is that of the bytes served. Every file is
+// served gzip-compressed to clients that accept it: compressed once, on its first request, at the best
+// level, or taken from a committed precompressed copy (see below). Dev mode (NewFromDir) serves the
+// files as written, neither minified nor precompressed.
+//
 // Vendored third-party code:
 //   - htmx-2.0.11.min.js is dist/htmx.min.js from the npm package htmx.org@2.0.11
 //     (https://registry.npmjs.org/htmx.org/-/htmx.org-2.0.11.tgz), unmodified;
-//     its licence (Zero-Clause BSD) is in htmx.LICENSE.
+//     its licence (Zero-Clause BSD) is in htmx.LICENSE. htmx-2.0.11.min.js.gz is the same file
+//     compressed with zopfli (Debian package zopfli), 3% smaller than Go's best gzip:
+//     zopfli --i1000 -c htmx-2.0.11.min.js > htmx-2.0.11.min.js.gz
+//     New checks that it decodes to htmx-2.0.11.min.js byte for byte.
 //   - corbado-web-js-3.5.0.min.js and corbado-web-js-3.5.0.css are dist/bundle/index.js and
 //     dist/bundle/index.css from the npm package @corbado/web-js@3.5.0, used only in Corbado mode; the
 //     JavaScript is unmodified, the stylesheet has its two @import rules of Google Fonts removed (nothing is
@@ -20,11 +29,19 @@ import (
 	"embed"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tdewolff/minify/v2"
+	"github.com/tdewolff/minify/v2/css"
+	"github.com/tdewolff/minify/v2/js"
+
+	"github.com/latchkey/latchkey/internal/httpgzip"
 )
 
 // Prefix is the URL path under which Handler serves the assets.
@@ -33,30 +50,58 @@ const Prefix = "/assets/"
 // hashLen is the number of hex digits of the SHA-256 content hash put into a URL.
 const hashLen = 8
 
-//go:embed app.css favicon.svg passkeys.js ui.js copy.js corbado.js htmx-2.0.11.min.js corbado-web-js-3.5.0.min.js corbado-web-js-3.5.0.css gallery.css gallery.js
+//go:embed app.css favicon.svg passkeys.js account.js ui.js copy.js corbado.js htmx-2.0.11.min.js htmx-2.0.11.min.js.gz corbado-web-js-3.5.0.min.js corbado-web-js-3.5.0.css gallery.css gallery.js
 var files embed.FS
 
-// source maps a logical asset name to its embedded file.
+// source maps a logical asset name to its embedded file, or to the files it joins.
 type source struct {
-	name string // logical name used by templates, e.g. "htmx.min.js"
-	file string // embedded file name
+	name   string   // logical name used by templates, e.g. "htmx.min.js"
+	files  []string // embedded files, joined in this order (scripts of their own scope: one request, one gzip stream)
+	minify bool     // the project's own CSS or JavaScript: minified by New
+	gz     string   // a committed gzip copy of the file (the vendored htmx); "" compresses on first use
 }
 
 // sources lists every served asset. A function, so there is no package-level mutable state.
 func sources() []source {
-	return []source{
-		{name: "app.css", file: "app.css"},
-		{name: "passkeys.js", file: "passkeys.js"},
-		{name: "ui.js", file: "ui.js"},
-		{name: "copy.js", file: "copy.js"},
-		{name: "favicon.svg", file: "favicon.svg"},
-		{name: "htmx.min.js", file: "htmx-2.0.11.min.js"},
-		{name: "corbado.js", file: "corbado.js"},
-		{name: "corbado-web-js.js", file: "corbado-web-js-3.5.0.min.js"},
-		{name: "corbado-web-js.css", file: "corbado-web-js-3.5.0.css"},
-		{name: "gallery.css", file: "gallery.css"}, // the component gallery (dev mode only)
-		{name: "gallery.js", file: "gallery.js"},
+	one := func(name, file string, minify bool) source {
+		return source{name: name, files: []string{file}, minify: minify}
 	}
+	htmx := one("htmx.min.js", "htmx-2.0.11.min.js", false)
+	htmx.gz = "htmx-2.0.11.min.js.gz"
+	return []source{
+		one("app.css", "app.css", true),
+		// Every page of the embedded provider: ui.js and passkeys.js in one file (smaller than two).
+		{name: "app.js", files: []string{"ui.js", "passkeys.js"}, minify: true},
+		one("ui.js", "ui.js", true), // alone in Corbado mode and in the gallery
+		one("account.js", "account.js", true),
+		one("copy.js", "copy.js", true),
+		one("favicon.svg", "favicon.svg", false),
+		htmx,
+		one("corbado.js", "corbado.js", true),
+		one("corbado-web-js.js", "corbado-web-js-3.5.0.min.js", false),
+		one("corbado-web-js.css", "corbado-web-js-3.5.0.css", false),
+		one("gallery.css", "gallery.css", true), // the component gallery (dev mode only)
+		one("gallery.js", "gallery.js", true),
+	}
+}
+
+// join reads the files of s with read and joins them, a newline apart.
+func (s source) join(read func(string) ([]byte, error)) ([]byte, error) {
+	if len(s.files) == 1 {
+		return read(s.files[0])
+	}
+	var out []byte
+	for i, name := range s.files {
+		b, err := read(name)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			out = append(out, '\n')
+		}
+		out = append(out, b...)
+	}
+	return out, nil
 }
 
 // file is one asset ready to serve.
@@ -66,7 +111,7 @@ type file struct {
 	contentType string
 	body        []byte
 	gzipOnce    sync.Once
-	gzipped     []byte // body compressed with gzip on first use, nil when that does not make it smaller
+	gzipped     []byte // body compressed with gzip (on first use, or from a committed copy); nil when that is not smaller
 }
 
 // Assets holds the embedded files and their hashed URLs. It is read-only after
@@ -78,22 +123,74 @@ type Assets struct {
 	dev    *devFiles        // dev mode: files read from a directory; nil for the embedded files
 }
 
-// New reads the embedded files and computes their content hashes.
+// New reads the embedded files, minifies the project's own CSS and JavaScript, and computes their
+// content hashes.
 func New() (*Assets, error) {
 	a := &Assets{byName: map[string]*file{}, byPath: map[string]*file{}}
+	m := newMinifier()
 	for _, s := range sources() {
-		body, err := files.ReadFile(s.file)
+		body, err := s.join(files.ReadFile)
 		if err != nil {
-			return nil, fmt.Errorf("assets: read %s: %w", s.file, err)
+			return nil, fmt.Errorf("assets: read %s: %w", s.name, err)
+		}
+		if s.minify {
+			if body, err = minified(m, s.name, body); err != nil {
+				return nil, err
+			}
 		}
 		f, hashed, err := newFile(s.name, body)
 		if err != nil {
 			return nil, err
 		}
+		if s.gz != "" {
+			if f.gzipped, err = precompressed(s.gz, body); err != nil {
+				return nil, err
+			}
+			f.gzipOnce.Do(func() {}) // already compressed
+		}
 		a.byName[s.name] = f
 		a.byPath[hashed] = f
 	}
 	return a, nil
+}
+
+// newMinifier minifies CSS and JavaScript. The scripts are written as ES2020, and stay so.
+func newMinifier() *minify.M {
+	m := minify.New()
+	m.Add("text/css", &css.Minifier{})
+	m.Add("text/javascript", &js.Minifier{Version: 2020})
+	return m
+}
+
+// minified is body (the file of the asset called name) minified.
+func minified(m *minify.M, name string, body []byte) ([]byte, error) {
+	mediaType := "text/javascript"
+	if path.Ext(name) == ".css" {
+		mediaType = "text/css"
+	}
+	var out bytes.Buffer
+	// A bytes.Reader, not m.Bytes: the parser works on its own copy (it may write into a buffer it is given).
+	if err := m.Minify(mediaType, &out, bytes.NewReader(body)); err != nil {
+		return nil, fmt.Errorf("assets: minify %s: %w", name, err)
+	}
+	return out.Bytes(), nil
+}
+
+// precompressed reads the committed gzip copy gzName and checks that it decodes to body.
+func precompressed(gzName string, body []byte) ([]byte, error) {
+	gz, err := files.ReadFile(gzName)
+	if err != nil {
+		return nil, fmt.Errorf("assets: read %s: %w", gzName, err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return nil, fmt.Errorf("assets: %s is not gzip: %w", gzName, err)
+	}
+	decoded, err := io.ReadAll(zr)
+	if err != nil || !bytes.Equal(decoded, body) {
+		return nil, fmt.Errorf("assets: %s does not decode to the file it compresses; make it again (see the package documentation)", gzName)
+	}
+	return gz, nil
 }
 
 // newFile hashes body and returns the asset ready to serve and its hashed file name.
@@ -150,6 +247,8 @@ func (a *Assets) URL(name string) string {
 
 // Handler serves the assets at their hashed URLs (GET and HEAD only) with an
 // immutable, year-long cache lifetime. Unknown names and stale hashes get 404.
+// A client that accepts gzip gets the compressed body (Content-Encoding: gzip, its own ETag); every
+// answer says Vary: Accept-Encoding, so a shared cache keeps the two apart.
 // Mount it at Prefix without stripping the prefix (mux.Handle("GET /assets/", a.Handler()));
 // a request path that has already been stripped of Prefix is accepted too.
 func (a *Assets) Handler() http.Handler {
@@ -178,47 +277,23 @@ func (a *Assets) Handler() http.Handler {
 		}
 		h.Add("Vary", "Accept-Encoding")
 		body, etag := f.body, f.etag
-		if gz := f.gzip(); gz != nil && acceptsGzip(r) {
-			body, etag = gz, strings.TrimSuffix(f.etag, `"`)+`-gz"`
-			h.Set("Content-Encoding", "gzip")
+		if httpgzip.Accepts(r) {
+			if gz := f.gzip(); gz != nil {
+				body, etag = gz, strings.TrimSuffix(f.etag, `"`)+`-gz"`
+				h.Set("Content-Encoding", "gzip")
+				// ServeContent leaves Content-Length out when Content-Encoding is set (and would send the
+				// body chunked); it replaces this one for a range and removes it for a 304.
+				h.Set("Content-Length", strconv.Itoa(len(gz)))
+			}
 		}
 		h.Set("ETag", etag)
 		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(body))
 	})
 }
 
-// gzip returns the compressed body, compressing it on first use (start-up stays fast).
+// gzip returns the compressed body, compressing it on first use (start-up stays fast: the 1 MB Corbado
+// bundle is compressed only when Corbado mode first serves it).
 func (f *file) gzip() []byte {
-	f.gzipOnce.Do(func() { f.gzipped = compress(f.body) })
+	f.gzipOnce.Do(func() { f.gzipped = httpgzip.Best(f.body) })
 	return f.gzipped
-}
-
-// compress gzips body at the best compression; nil when it would not help.
-func compress(body []byte) []byte {
-	if len(body) < 1024 {
-		return nil
-	}
-	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	if err != nil {
-		return nil
-	}
-	if _, err := zw.Write(body); err != nil {
-		return nil
-	}
-	if err := zw.Close(); err != nil || buf.Len() >= len(body) {
-		return nil // serving uncompressed is always correct
-	}
-	return buf.Bytes()
-}
-
-// acceptsGzip reports whether the request's Accept-Encoding allows gzip (and does not refuse it with q=0).
-func acceptsGzip(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(coding), "gzip") {
-			return strings.ReplaceAll(strings.TrimSpace(params), " ", "") != "q=0"
-		}
-	}
-	return false
 }

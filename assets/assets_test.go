@@ -9,9 +9,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/latchkey/latchkey/internal/httpgzip"
 )
 
 func newAssets(t *testing.T) *Assets {
@@ -23,40 +28,88 @@ func newAssets(t *testing.T) *Assets {
 	return a
 }
 
+// served is the body Handler sends for the asset name to a client that does not accept gzip.
+func served(t *testing.T, a *Assets, name string) []byte {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, a.URL(name), nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET %s: status %d", a.URL(name), rec.Code)
+	}
+	return rec.Body.Bytes()
+}
+
+// Every asset's URL carries the hash of the bytes served at it (minified or not), and is stable.
 func TestURL(t *testing.T) {
 	a := newAssets(t)
-	tests := []struct {
-		name, file string
-		pattern    string
-	}{
-		{"app.css", "app.css", `^/assets/app\.([0-9a-f]{8})\.css$`},
-		{"passkeys.js", "passkeys.js", `^/assets/passkeys\.([0-9a-f]{8})\.js$`},
-		{"htmx.min.js", "htmx-2.0.11.min.js", `^/assets/htmx\.min\.([0-9a-f]{8})\.js$`},
-		{"copy.js", "copy.js", `^/assets/copy\.([0-9a-f]{8})\.js$`},
-		{"favicon.svg", "favicon.svg", `^/assets/favicon\.([0-9a-f]{8})\.svg$`},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			u := a.URL(tc.name)
-			m := regexp.MustCompile(tc.pattern).FindStringSubmatch(u)
+	for _, s := range sources() {
+		t.Run(s.name, func(t *testing.T) {
+			ext := path.Ext(s.name)
+			pattern := `^/assets/` + regexp.QuoteMeta(strings.TrimSuffix(s.name, ext)) + `\.([0-9a-f]{8})` + regexp.QuoteMeta(ext) + `$`
+			u := a.URL(s.name)
+			m := regexp.MustCompile(pattern).FindStringSubmatch(u)
 			if m == nil {
-				t.Fatalf("URL(%q) = %q, want match %s", tc.name, u, tc.pattern)
+				t.Fatalf("URL(%q) = %q, want match %s", s.name, u, pattern)
 			}
-			body, err := os.ReadFile(tc.file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sum := sha256.Sum256(body)
+			sum := sha256.Sum256(served(t, a, s.name))
 			if want := hex.EncodeToString(sum[:])[:8]; m[1] != want {
-				t.Errorf("hash in URL = %s, want content hash %s", m[1], want)
+				t.Errorf("hash in URL = %s, want the hash of the served bytes %s", m[1], want)
 			}
-			if again := newAssets(t).URL(tc.name); again != u {
+			if again := newAssets(t).URL(s.name); again != u {
 				t.Errorf("URL not stable: %q then %q", u, again)
 			}
 		})
 	}
 	if u := a.URL("nope.css"); u != "" {
 		t.Errorf("URL of unknown name = %q, want empty", u)
+	}
+}
+
+// The project's own CSS and JavaScript are served minified: no comments, much smaller, the same rules
+// and code. Vendored files are served exactly as vendored.
+func TestMinified(t *testing.T) {
+	a := newAssets(t)
+	read := func(name string) string {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	tests := []struct {
+		name    string
+		source  int      // bytes of the source file(s)
+		keep    []string // what must survive minification
+		comment string   // a comment of the source that must not
+	}{
+		{"app.css", len(read("app.css")), []string{":root{", "--color-accent:#1e40af", "@media(prefers-color-scheme:dark)", ".theme-dark,:root:has(#app>.theme-dark)"}, "Latchkey — a small design system"},
+		{"app.js", len(read("ui.js")) + 1 + len(read("passkeys.js")), []string{`"/passkeys/login/begin"`, `"latchkey:add-passkey"`, `"data-script-"`, `"htmx:afterSettle"`, `"Waiting for your passkey…"`}, "Plain ES2020"},
+		{"account.js", len(read("account.js")), []string{`"latchkey:add-passkey"`, `signalAllAcceptedCredentials`, `"Passkey added"`}, "Loaded only on pages"},
+		{"copy.js", len(read("copy.js")), []string{`"button[data-copy]"`, `"Copied"`}, "Latchkey copy buttons"},
+		{"ui.js", len(read("ui.js")), []string{`"htmx:afterSettle"`, `"data-script-"`}, "Plain ES2020"},
+		{"corbado.js", len(read("corbado.js")), []string{"mountAuthUI"}, "Plain ES2020"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body := string(served(t, a, tc.name))
+			if len(body) > tc.source*7/10 {
+				t.Errorf("served %d bytes of %d: not minified", len(body), tc.source)
+			}
+			for _, k := range tc.keep {
+				if !strings.Contains(body, k) {
+					t.Errorf("minified %s lost %q", tc.name, k)
+				}
+			}
+			if strings.Contains(body, tc.comment) {
+				t.Errorf("minified %s still has the comment %q", tc.name, tc.comment)
+			}
+		})
+	}
+	for name, file := range map[string]string{"htmx.min.js": "htmx-2.0.11.min.js", "favicon.svg": "favicon.svg",
+		"corbado-web-js.js": "corbado-web-js-3.5.0.min.js", "corbado-web-js.css": "corbado-web-js-3.5.0.css"} {
+		if body := served(t, a, name); string(body) != read(file) {
+			t.Errorf("%s: served %d bytes, not the vendored file %s (%d bytes)", name, len(body), file, len(read(file)))
+		}
 	}
 }
 
@@ -67,10 +120,7 @@ func TestHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	css, err := os.ReadFile("app.css")
-	if err != nil {
-		t.Fatal(err)
-	}
+	css := served(t, a, "app.css")      // minified
 	stale := "/assets/app.00000000.css" // same shape, wrong hash
 	favicon, err := os.ReadFile("favicon.svg")
 	if err != nil {
@@ -85,7 +135,8 @@ func TestHandler(t *testing.T) {
 	}{
 		{"css", http.MethodGet, a.URL("app.css"), 200, "text/css; charset=utf-8", css},
 		{"htmx", http.MethodGet, a.URL("htmx.min.js"), 200, "text/javascript; charset=utf-8", htmx},
-		{"passkeys js", http.MethodGet, a.URL("passkeys.js"), 200, "text/javascript; charset=utf-8", nil},
+		{"app js", http.MethodGet, a.URL("app.js"), 200, "text/javascript; charset=utf-8", nil},
+		{"account js", http.MethodGet, a.URL("account.js"), 200, "text/javascript; charset=utf-8", nil},
 		{"copy js", http.MethodGet, a.URL("copy.js"), 200, "text/javascript; charset=utf-8", nil},
 		{"favicon", http.MethodGet, a.URL("favicon.svg"), 200, "image/svg+xml", favicon},
 		{"head", http.MethodHead, a.URL("app.css"), 200, "text/css; charset=utf-8", []byte{}},
@@ -133,7 +184,7 @@ func TestHandler(t *testing.T) {
 				t.Error("no ETag")
 			}
 			if tc.wantBody != nil && string(body) != string(tc.wantBody) {
-				t.Errorf("body differs from the embedded file (%d bytes, want %d)", len(body), len(tc.wantBody))
+				t.Errorf("body differs from the file served (%d bytes, want %d)", len(body), len(tc.wantBody))
 			}
 			if tc.method == http.MethodGet && len(body) == 0 {
 				t.Error("empty body")
@@ -145,10 +196,10 @@ func TestHandler(t *testing.T) {
 func TestHandlerConditionalGet(t *testing.T) {
 	a := newAssets(t)
 	first := httptest.NewRecorder()
-	a.Handler().ServeHTTP(first, httptest.NewRequest(http.MethodGet, a.URL("passkeys.js"), nil))
+	a.Handler().ServeHTTP(first, httptest.NewRequest(http.MethodGet, a.URL("app.js"), nil))
 	etag := first.Header().Get("ETag")
 
-	req := httptest.NewRequest(http.MethodGet, a.URL("passkeys.js"), nil)
+	req := httptest.NewRequest(http.MethodGet, a.URL("app.js"), nil)
 	req.Header.Set("If-None-Match", etag)
 	rec := httptest.NewRecorder()
 	a.Handler().ServeHTTP(rec, req)
@@ -189,50 +240,159 @@ func TestVendoredHTMX(t *testing.T) {
 	}
 }
 
-// Clients that accept gzip get the (much smaller) compressed body with its own ETag; others get the
-// original bytes; both decode to the same file.
+// fetch sends method to the asset's URL with the Accept-Encoding given ("" for none) and more headers.
+func fetch(t *testing.T, a *Assets, method, url, acceptEncoding string, more ...string) *http.Response {
+	t.Helper()
+	req := httptest.NewRequest(method, url, nil)
+	if acceptEncoding != "" {
+		req.Header.Set("Accept-Encoding", acceptEncoding)
+	}
+	for i := 0; i+1 < len(more); i += 2 {
+		req.Header.Set(more[i], more[i+1])
+	}
+	rec := httptest.NewRecorder()
+	a.Handler().ServeHTTP(rec, req)
+	return rec.Result()
+}
+
+func gunzip(t *testing.T, b []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("not gzip: %v", err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("gzip body: %v", err)
+	}
+	return out
+}
+
+// Every asset: a client that accepts gzip gets the compressed body with its own ETag and Content-Length,
+// one that does not gets the original bytes, both decode to the same file, both say Vary:
+// Accept-Encoding, HEAD answers the same headers without a body, and each ETag revalidates its own
+// representation.
 func TestGzip(t *testing.T) {
-	a, err := New()
+	a := newAssets(t)
+	for _, s := range sources() {
+		t.Run(s.name, func(t *testing.T) {
+			url := a.URL(s.name)
+			plain := fetch(t, a, http.MethodGet, url, "")
+			plainBody, _ := io.ReadAll(plain.Body)
+			zipped := fetch(t, a, http.MethodGet, url, "gzip, deflate, br, zstd")
+			zippedBody, _ := io.ReadAll(zipped.Body)
+
+			if enc := plain.Header.Get("Content-Encoding"); enc != "" {
+				t.Errorf("Content-Encoding %q to a client that did not ask for gzip", enc)
+			}
+			if enc := zipped.Header.Get("Content-Encoding"); enc != "gzip" {
+				t.Fatalf("Content-Encoding = %q to a client that accepts gzip, want gzip", enc)
+			}
+			if !bytes.Equal(gunzip(t, zippedBody), plainBody) {
+				t.Fatal("the gzip body does not decode to the body sent without gzip")
+			}
+			if len(zippedBody) >= len(plainBody) {
+				t.Errorf("gzip body %d bytes, plain %d: compressing did not help", len(zippedBody), len(plainBody))
+			}
+			for _, res := range []struct {
+				what string
+				r    *http.Response
+				body []byte
+			}{{"plain", plain, plainBody}, {"gzip", zipped, zippedBody}} {
+				if v := res.r.Header.Values("Vary"); !slices.Contains(v, "Accept-Encoding") {
+					t.Errorf("%s: Vary = %q, want Accept-Encoding", res.what, v)
+				}
+				if cl := res.r.Header.Get("Content-Length"); cl != strconv.Itoa(len(res.body)) {
+					t.Errorf("%s: Content-Length = %q, body %d bytes", res.what, cl, len(res.body))
+				}
+				if cc := res.r.Header.Get("Cache-Control"); cc != "public, max-age=31536000, immutable" {
+					t.Errorf("%s: Cache-Control = %q", res.what, cc)
+				}
+			}
+			pe, ze := plain.Header.Get("ETag"), zipped.Header.Get("ETag")
+			hash := strings.TrimSuffix(path.Ext(strings.TrimSuffix(url, path.Ext(url))), "")[1:]
+			if pe != `"`+hash+`"` || ze != `"`+hash+`-gz"` {
+				t.Errorf("ETags %s (plain) and %s (gzip), want \"%s\" and \"%s-gz\"", pe, ze, hash, hash)
+			}
+
+			// HEAD: the same headers, no body.
+			for _, ae := range []string{"", "gzip"} {
+				head := fetch(t, a, http.MethodHead, url, ae)
+				get := plain
+				if ae != "" {
+					get = zipped
+				}
+				body, _ := io.ReadAll(head.Body)
+				if head.StatusCode != http.StatusOK || len(body) != 0 {
+					t.Errorf("HEAD (%q): status %d, %d body bytes", ae, head.StatusCode, len(body))
+				}
+				for _, h := range []string{"Content-Length", "Content-Encoding", "ETag", "Content-Type"} {
+					if head.Header.Get(h) != get.Header.Get(h) {
+						t.Errorf("HEAD (%q) %s = %q, GET says %q", ae, h, head.Header.Get(h), get.Header.Get(h))
+					}
+				}
+			}
+
+			// Revalidation: each representation by its own ETag.
+			for _, tc := range []struct {
+				ae, etag string
+				want     int
+			}{{"gzip", ze, 304}, {"", pe, 304}, {"gzip", pe, 200}, {"", ze, 200}} {
+				if res := fetch(t, a, http.MethodGet, url, tc.ae, "If-None-Match", tc.etag); res.StatusCode != tc.want {
+					t.Errorf("If-None-Match %s with Accept-Encoding %q: status %d, want %d", tc.etag, tc.ae, res.StatusCode, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// Only a client that accepts gzip gets it: q=0 refuses, other codings are not gzip, "*" accepts it.
+func TestGzipOnlyWhenAccepted(t *testing.T) {
+	a := newAssets(t)
+	url := a.URL("htmx.min.js")
+	for ae, want := range map[string]string{
+		"gzip": "gzip", "GZIP": "gzip", "x-gzip": "gzip", "br, gzip;q=0.5": "gzip", "*": "gzip", "deflate, *;q=0.1": "gzip",
+		"": "", "identity": "", "br, zstd": "", "gzip;q=0": "", "gzip; q=0.000": "", "*, gzip;q=0": "", "*;q=0": "",
+	} {
+		if got := fetch(t, a, http.MethodGet, url, ae).Header.Get("Content-Encoding"); got != want {
+			t.Errorf("Accept-Encoding %q: Content-Encoding %q, want %q", ae, got, want)
+		}
+	}
+}
+
+// The vendored htmx is served from its committed zopfli copy, which decodes to the vendored file and is
+// smaller than what Go's best gzip makes of it (else it is not worth keeping).
+func TestPrecompressedHTMX(t *testing.T) {
+	raw, err := os.ReadFile("htmx-2.0.11.min.js")
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := a.URL("corbado-web-js.js")
-	get := func(acceptEncoding string) *http.Response {
-		req := httptest.NewRequest("GET", url, nil)
-		if acceptEncoding != "" {
-			req.Header.Set("Accept-Encoding", acceptEncoding)
-		}
-		rec := httptest.NewRecorder()
-		a.Handler().ServeHTTP(rec, req)
-		return rec.Result()
+	committed, err := os.ReadFile("htmx-2.0.11.min.js.gz")
+	if err != nil {
+		t.Fatal(err)
 	}
-	plain := get("")
-	plainBody, _ := io.ReadAll(plain.Body)
-	if plain.Header.Get("Content-Encoding") != "" || len(plainBody) < 500_000 {
-		t.Fatalf("plain: encoding %q, %d bytes", plain.Header.Get("Content-Encoding"), len(plainBody))
+	if !bytes.Equal(gunzip(t, committed), raw) {
+		t.Fatal("htmx-2.0.11.min.js.gz does not decode to htmx-2.0.11.min.js: make it again (see the package documentation)")
 	}
-	for _, ae := range []string{"gzip", "br, gzip, deflate", "gzip;q=0.8"} {
-		resp := get(ae)
-		if resp.Header.Get("Content-Encoding") != "gzip" || !strings.Contains(resp.Header.Get("Vary"), "Accept-Encoding") {
-			t.Fatalf("%q: Content-Encoding %q Vary %q", ae, resp.Header.Get("Content-Encoding"), resp.Header.Get("Vary"))
-		}
-		if resp.Header.Get("ETag") == plain.Header.Get("ETag") {
-			t.Error("compressed and plain bodies share an ETag")
-		}
-		compressed, _ := io.ReadAll(resp.Body)
-		zr, err := gzip.NewReader(bytes.NewReader(compressed))
-		if err != nil {
-			t.Fatal(err)
-		}
-		unzipped, err := io.ReadAll(zr)
-		if err != nil || !bytes.Equal(unzipped, plainBody) {
-			t.Fatalf("%q: gzip body does not decode to the file (%v)", ae, err)
-		}
-		if n := len(compressed); n > len(plainBody)/3 {
-			t.Errorf("%q: compressed length %d of %d", ae, n, len(plainBody))
-		}
+	if best := httpgzip.Best(raw); len(committed) >= len(best) {
+		t.Errorf("htmx-2.0.11.min.js.gz is %d bytes, Go's best gzip %d: not worth keeping", len(committed), len(best))
 	}
-	if resp := get("gzip;q=0"); resp.Header.Get("Content-Encoding") != "" {
-		t.Error("gzip sent to a client that refused it with q=0")
+	a := newAssets(t)
+	body, _ := io.ReadAll(fetch(t, a, http.MethodGet, a.URL("htmx.min.js"), "gzip").Body)
+	if !bytes.Equal(body, committed) {
+		t.Errorf("served %d gzip bytes, not the committed copy (%d bytes)", len(body), len(committed))
+	}
+	if _, err := precompressed("htmx-2.0.11.min.js.gz", append(bytes.Clone(raw), ' ')); err == nil {
+		t.Error("a gzip copy that decodes to other bytes was accepted")
+	}
+}
+
+// BenchmarkNew measures what New adds to start-up: reading, minifying and hashing every asset (gzip is
+// done per file, on its first request).
+func BenchmarkNew(b *testing.B) {
+	for b.Loop() {
+		if _, err := New(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -7,19 +7,19 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 )
 
 // NewFromDir is dev mode (LATCHKEY_DEV=true): the same assets as New, read from the directory dir (the
-// repository's assets/ folder) instead of the copies embedded in the binary. A file is read again
+// repository's assets/ folder) instead of the copies embedded in the binary, and served as written (not
+// minified; a joined asset such as app.js is its files joined as they are). A file is read again
 // whenever its modification time or size changes, so URL returns a new content-hashed URL right after an
 // edit and the next page load fetches the new file without a restart. Handler serves the current
 // contents of a file under any hash (a page rendered just before an edit still gets its stylesheet) with
 // Cache-Control: no-cache. Every file must exist when NewFromDir is called.
 func NewFromDir(dir string) (*Assets, error) {
-	d := &devFiles{dir: dir, names: map[string]string{}, cache: map[string]devEntry{}}
+	d := &devFiles{dir: dir, names: map[string]source{}, cache: map[string]devEntry{}}
 	for _, s := range sources() {
-		d.names[s.name] = s.file
+		d.names[s.name] = s
 	}
 	for _, s := range sources() {
 		if _, err := d.load(s.name); err != nil {
@@ -33,36 +33,38 @@ func NewFromDir(dir string) (*Assets, error) {
 // changes. Safe for concurrent use.
 type devFiles struct {
 	dir   string
-	names map[string]string // logical name -> file name in dir; read-only
+	names map[string]source // logical name -> its files in dir; read-only
 
 	mu    sync.Mutex
 	cache map[string]devEntry // logical name -> the file as last read
 }
 
 type devEntry struct {
-	modTime time.Time
-	size    int64
-	f       *file
+	stamp string // the modification times and sizes of the asset's files when read
+	f     *file
 }
 
 // load returns the current contents of the asset with the logical name, reading the file again when it
 // has changed since the last read.
 func (d *devFiles) load(name string) (*file, error) {
-	fileName, ok := d.names[name]
+	src, ok := d.names[name]
 	if !ok {
 		return nil, fmt.Errorf("no asset named %q", name)
 	}
-	p := filepath.Join(d.dir, fileName)
-	info, err := os.Stat(p)
-	if err != nil {
-		return nil, err
+	var stamp strings.Builder
+	for _, fileName := range src.files {
+		info, err := os.Stat(filepath.Join(d.dir, fileName))
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(&stamp, "%d/%d ", info.ModTime().UnixNano(), info.Size())
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if e, ok := d.cache[name]; ok && e.modTime.Equal(info.ModTime()) && e.size == info.Size() {
+	if e, ok := d.cache[name]; ok && e.stamp == stamp.String() {
 		return e.f, nil
 	}
-	body, err := os.ReadFile(p)
+	body, err := src.join(func(fileName string) ([]byte, error) { return os.ReadFile(filepath.Join(d.dir, fileName)) })
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +72,7 @@ func (d *devFiles) load(name string) (*file, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.cache[name] = devEntry{modTime: info.ModTime(), size: info.Size(), f: f}
+	d.cache[name] = devEntry{stamp: stamp.String(), f: f}
 	return f, nil
 }
 

@@ -1,6 +1,8 @@
 package assets
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,12 +18,14 @@ func devCopy(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, s := range sources() {
-		body, err := files.ReadFile(s.file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, s.file), body, 0o644); err != nil {
-			t.Fatal(err)
+		for _, name := range s.files {
+			body, err := files.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, name), body, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	return dir
@@ -55,13 +59,30 @@ func TestDevModeReadsFromDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	embedded := newAssets(t)
+	// Dev mode serves the files as written (readable, not minified; a joined asset is its files joined),
+	// under the hash of those bytes; the files New does not minify get the same URL as embedded.
 	for _, s := range sources() {
-		if got, want := a.URL(s.name), embedded.URL(s.name); got != want {
+		raw, err := s.join(files.ReadFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, body := get(t, a.Handler(), a.URL(s.name))
+		if res.StatusCode != http.StatusOK || body != string(raw) {
+			t.Errorf("GET %s in dev mode = %d, %d bytes; want 200 and the files as written (%d bytes)", a.URL(s.name), res.StatusCode, len(body), len(raw))
+		}
+		sum := sha256.Sum256(raw)
+		if want := "." + hex.EncodeToString(sum[:])[:hashLen] + "."; !strings.Contains(a.URL(s.name), want) {
+			t.Errorf("URL(%q) = %q in dev mode, want the hash of the files as written (%s)", s.name, a.URL(s.name), want)
+		}
+		if got, want := a.URL(s.name), embedded.URL(s.name); !s.minify && got != want {
 			t.Errorf("URL(%q) = %q in dev mode, want %q (same contents, same hash)", s.name, got, want)
 		}
 	}
+	if res, body := get(t, a.Handler(), a.URL("app.js")); res.StatusCode != http.StatusOK || !strings.Contains(body, "// Plain ES2020, no framework, no globals.") {
+		t.Error("dev mode's app.js is not readable (its comments are gone)")
+	}
 
-	before := a.URL("app.css")
+	before, embeddedBefore := a.URL("app.css"), embedded.URL("app.css")
 	const edited = "/* edited on disk */ body { color: rebeccapurple; }\n"
 	writeLater(t, filepath.Join(dir, "app.css"), edited)
 	after := a.URL("app.css")
@@ -85,15 +106,30 @@ func TestDevModeReadsFromDisk(t *testing.T) {
 		t.Errorf("GET %s (hash from before the edit) = %d %q, want 200 and the current file", before, res.StatusCode, body)
 	}
 	// The embedded copy is untouched.
-	if embedded.URL("app.css") != before {
+	if embedded.URL("app.css") != embeddedBefore {
 		t.Error("the embedded app.css changed")
 	}
 
-	// A JavaScript edit, too.
+	// A JavaScript edit, too: in the file and in the joined asset that holds it, also gzip-compressed.
+	appJS := a.URL("app.js")
 	writeLater(t, filepath.Join(dir, "ui.js"), "// edited\n")
 	if res, body := get(t, h, a.URL("ui.js")); res.StatusCode != http.StatusOK || body != "// edited\n" ||
 		res.Header.Get("Content-Type") != "text/javascript; charset=utf-8" {
 		t.Errorf("GET ui.js after an edit = %d %q %q", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+	passkeys, err := os.ReadFile(filepath.Join(dir, "passkeys.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.URL("app.js") == appJS {
+		t.Error("URL(app.js) did not change when ui.js, one of its files, was edited")
+	}
+	if res, body := get(t, h, a.URL("app.js")); res.StatusCode != http.StatusOK || body != "// edited\n\n"+string(passkeys) {
+		t.Errorf("GET app.js after editing ui.js = %d, %d bytes; want the edited ui.js and passkeys.js joined", res.StatusCode, len(body))
+	}
+	zipped := fetch(t, a, http.MethodGet, a.URL("app.js"), "gzip")
+	if zb, _ := io.ReadAll(zipped.Body); zipped.Header.Get("Content-Encoding") != "gzip" || string(gunzip(t, zb)) != "// edited\n\n"+string(passkeys) {
+		t.Error("dev mode's gzip body of app.js is not the edited files")
 	}
 
 	for _, bad := range []string{"/assets/nope.12345678.css", "/assets/app.css", "/assets/app.123.css", "/assets/../assets.go"} {

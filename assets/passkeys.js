@@ -2,7 +2,10 @@
 // (navigator.credentials.get) from the button, and passkey autofill
 // (conditional mediation on the email field), against the embedded provider's
 // /passkeys/* endpoints, then a hand-over to the #session-form, which exchanges
-// the session cookie for a server-side session.
+// the session cookie for a server-side session. Adding a passkey on the account
+// page runs here too, asked for by account.js (which holds that page's UI).
+// Every page of the embedded provider loads this script (a swap can bring the
+// login form anywhere); the login page loads little else, so keep it lean.
 //
 // While a prompt is open, #passkey-status says so (a polite live region) and
 // the passkey buttons are disabled. Each outcome gets its own words in
@@ -41,6 +44,7 @@
   class UserError extends Error {
     constructor(message, code, fields) {
       super(message);
+      this.name = "UserError";
       this.code = code || "";
       this.fields = fields && typeof fields === "object" ? fields : {};
     }
@@ -218,68 +222,21 @@
     form.requestSubmit();
   }
 
-  // ---- account page: add a passkey, Signal API ----------------------------
+  // ---- adding a passkey, asked for by account.js --------------------------
 
-  function addPasskey() {
-    return register("/account/passkeys/add/begin", {}, "/account/passkeys/add/finish");
-  }
-
-  async function runAdd(button) {
-    const status = document.getElementById("account-passkey-status");
-    const box = document.getElementById("account-passkey-error");
-    if (button.disabled) return;
-    if (box) box.replaceChildren();
-    if (!supported()) {
-      if (box) box.textContent = MESSAGES.unsupported;
-      return;
-    }
-    button.disabled = true;
-    if (status) status.textContent = MESSAGES.waiting;
-    try {
-      await addPasskey();
-      if (status) status.textContent = "";
-      // Show the new list (the server renders it), then say what happened and keep focus on the section.
-      if (window.htmx) {
-        await window.htmx.ajax("GET", "/home", { target: "#app", swap: "innerHTML" });
-      } else {
-        location.reload();
-        return;
-      }
-      const heading = document.getElementById("passkeys-heading");
-      if (heading) heading.focus();
-      document.dispatchEvent(new CustomEvent("latchkey:announce", { detail: { message: "Passkey added" } }));
-    } catch (err) {
-      if (status) status.textContent = "";
-      let message = MESSAGES.generic;
-      if (err instanceof UserError) message = err.message;
-      else if (err && err.name === "NotAllowedError") message = MESSAGES.notCreated;
-      else if (err && err.name === "InvalidStateError") message = "This device already has a passkey for your account.";
-      else console.error("adding a passkey failed:", err);
-      if (box) box.textContent = message;
-    } finally {
-      button.disabled = false;
-    }
-  }
-
-  // Tell the person's password manager which passkeys this site still accepts (so it drops deleted ones)
-  // and the account's current name. Feature-detected; silent where the Signal API is absent.
-  function signalAccount() {
-    const el = document.querySelector("[data-passkey-signal]");
-    const PKC = window.PublicKeyCredential;
-    if (!el || !PKC) return;
-    const rpId = el.dataset.rpId || location.hostname;
-    const userId = el.dataset.userId;
-    if (!userId) return;
-    if (typeof PKC.signalAllAcceptedCredentials === "function") {
-      const allAcceptedCredentialIds = (el.dataset.credentialIds || "").split(" ").filter(Boolean);
-      PKC.signalAllAcceptedCredentials({ rpId, userId, allAcceptedCredentialIds }).catch(() => {});
-    }
-    if (typeof PKC.signalCurrentUserDetails === "function") {
-      PKC.signalCurrentUserDetails({ rpId, userId, name: el.dataset.name || "", displayName: el.dataset.displayName || "" }).catch(
-        () => {},
-      );
-    }
-  }
+  // The account page's script (account.js, loaded only where there is an "Add a passkey" button) asks for
+  // a new passkey with a cancelable "latchkey:add-passkey" event on document. The ceremony runs here, with
+  // the others; detail.done(err) gets null once the passkey is added, otherwise the error (a UserError's
+  // message is fit to show), and account.js shows the outcome.
+  document.addEventListener("latchkey:add-passkey", (event) => {
+    const done = event.detail && event.detail.done;
+    if (typeof done !== "function") return;
+    event.preventDefault(); // tells account.js that the request was taken
+    const adding = supported()
+      ? register("/account/passkeys/add/begin", {}, "/account/passkeys/add/finish")
+      : Promise.reject(new UserError(MESSAGES.unsupported));
+    adding.then(() => done(null), done);
+  });
 
   // ---- passkey autofill (conditional mediation) ---------------------------
 
@@ -498,12 +455,6 @@
   document.addEventListener("click", (event) => {
     const target = event.target instanceof Element ? event.target : null;
     if (!target) return;
-    const add = target.closest('button[data-passkey="add"]');
-    if (add) {
-      event.preventDefault();
-      runAdd(add);
-      return;
-    }
     const button = target.closest(LOGIN);
     if (button) {
       event.preventDefault();
@@ -536,7 +487,6 @@
   function ready() {
     checkSupport();
     startAutofill();
-    signalAccount();
   }
   document.addEventListener("htmx:load", ready);
   if (document.readyState === "loading") {

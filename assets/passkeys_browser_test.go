@@ -97,7 +97,7 @@ func (p *provider) routes() http.Handler {
 		w.Header().Set("Content-Security-Policy",
 			"default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'")
 		pg := components.Page{Title: "Log in", CSSURL: p.assets.URL("app.css"),
-			HTMXURL: p.assets.URL("htmx.min.js"), JSURL: p.assets.URL("passkeys.js")}
+			HTMXURL: p.assets.URL("htmx.min.js"), JSURL: p.assets.URL("app.js")}
 		_ = components.LoginPage(pg, components.LoginView{}).Render(r.Context(), w)
 	})
 	mux.HandleFunc("POST /passkeys/signup/begin", func(w http.ResponseWriter, r *http.Request) {

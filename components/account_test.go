@@ -27,6 +27,15 @@ func TestAccountSections(t *testing.T) {
 	if got := doc.Find(`[data-passkey-signal]`).AttrOr("data-credential-ids", ""); got != "cred-1 cred-2" {
 		t.Errorf("signal credential ids = %q", got)
 	}
+	// account.js (loaded by ui.js for content that says data-uses="account") signals the passkeys and
+	// shows the Add button, which is hidden until then: it needs the script to work.
+	if got := doc.Find(`[data-passkey-signal]`).AttrOr("data-uses", ""); got != "account" {
+		t.Errorf("signal element data-uses = %q, want account", got)
+	}
+	add := doc.Find(`button[data-passkey="add"]`)
+	if _, hidden := add.Attr("hidden"); add.Length() != 1 || !hidden || add.AttrOr("data-uses", "") != "account" {
+		t.Errorf("Add a passkey: %d buttons, want one, hidden, data-uses=account", add.Length())
+	}
 	revokes := doc.Find(`form[action="/account/sessions/revoke"]`)
 	if revokes.Length() != 1 || revokes.Find(`input[name="id"]`).AttrOr("value", "") != "pub-2" {
 		t.Errorf("Revoke forms: %d, want one for the other session", revokes.Length())

@@ -18,10 +18,12 @@ func testPage() Page {
 		Title:   "Log in",
 		CSSURL:  "/assets/app.1a2b3c4d.css",
 		HTMXURL: "/assets/htmx.min.5e6f7a8b.js",
-		JSURL:   "/assets/passkeys.9c0d1e2f.js",
+		JSURL:   "/assets/app.9c0d1e2f.js",
 		UIURL:   "/assets/ui.3a4b5c6d.js",
 		CopyURL: "/assets/copy.7b8c9d0e.js",
 		IconURL: "/assets/favicon.0f1e2d3c.svg",
+
+		AccountURL: "/assets/account.4d5e6f70.js",
 	}
 }
 
@@ -212,11 +214,21 @@ func TestPagesAndFragments(t *testing.T) {
 			if n := doc.Find(`head link[rel="icon"][type="image/svg+xml"][href="` + testPage().IconURL + `"]`).Length(); n != 1 {
 				t.Errorf("SVG favicon %s not linked", testPage().IconURL)
 			}
+			// The embedded provider's pages load htmx and one script of their own (ui.js and the passkey
+			// ceremonies); the scripts only some content needs are not loaded, their URLs are on <body> for
+			// ui.js to load when content names them in data-uses.
 			scripts := doc.Find("head script")
-			if scripts.Length() != 4 {
-				t.Fatalf("want 4 head scripts, got %d", scripts.Length())
+			if scripts.Length() != 2 {
+				t.Fatalf("want 2 head scripts, got %d", scripts.Length())
 			}
-			for i, want := range []string{testPage().HTMXURL, testPage().UIURL, testPage().CopyURL, testPage().JSURL} {
+			body := doc.Find("body")
+			if got := attr(t, body, "data-script-copy"); got != testPage().CopyURL {
+				t.Errorf("body data-script-copy = %q, want %q", got, testPage().CopyURL)
+			}
+			if got := attr(t, body, "data-script-account"); got != testPage().AccountURL {
+				t.Errorf("body data-script-account = %q, want %q", got, testPage().AccountURL)
+			}
+			for i, want := range []string{testPage().HTMXURL, testPage().JSURL} {
 				s := scripts.Eq(i)
 				if got := attr(t, s, "src"); got != want {
 					t.Errorf("script %d src = %q, want %q", i, got, want)
@@ -249,21 +261,26 @@ func TestLayoutNonce(t *testing.T) {
 			}
 		})
 	}
-	if n := doc.Find("[nonce]").Length(); n != 5 {
-		t.Errorf("want 5 elements with a nonce (stylesheet, 4 scripts), got %d", n)
+	if n := doc.Find("[nonce]").Length(); n != 3 {
+		t.Errorf("want 3 elements with a nonce (stylesheet, 2 scripts), got %d", n)
 	}
 }
 
 // A page built without the optional asset URLs has no empty src or href (which would load the page itself).
 func TestLayoutWithoutOptionalAssets(t *testing.T) {
 	p := testPage()
-	p.CopyURL, p.IconURL = "", ""
+	p.CopyURL, p.AccountURL, p.IconURL, p.JSURL = "", "", "", ""
 	_, doc := render(t, LoginPage(p, LoginView{}))
 	if n := doc.Find(`link[rel="icon"]`).Length(); n != 0 {
 		t.Errorf("%d icon links without an icon URL", n)
 	}
-	if n := doc.Find("head script").Length(); n != 3 {
-		t.Errorf("want 3 head scripts without a copy script URL, got %d", n)
+	if n := doc.Find("head script").Length(); n != 1 {
+		t.Errorf("want 1 head script (htmx) without a page script URL, got %d", n)
+	}
+	for _, a := range []string{"data-script-copy", "data-script-account"} {
+		if _, ok := doc.Find("body").Attr(a); ok {
+			t.Errorf("body has %s without its URL", a)
+		}
 	}
 	doc.Find("[src], [href]").Each(func(_ int, s *goquery.Selection) {
 		for _, a := range []string{"src", "href"} {
@@ -489,7 +506,7 @@ func TestHome(t *testing.T) {
 			// Copy user ID: rendered hidden (copy.js shows it: it needs JavaScript), copying the <code> by
 			// id, with a polite status for "Copied".
 			copyBtn := button(t, doc, "Copy user ID")
-			wantAttrs(t, copyBtn, map[string]string{"type": "button", "data-copy": "user-id-value"})
+			wantAttrs(t, copyBtn, map[string]string{"type": "button", "data-copy": "user-id-value", "data-uses": "copy"})
 			attr(t, copyBtn, "hidden")
 			if copyBtn.Closest("form").Length() != 0 {
 				t.Error("Copy user ID must not be inside a form")

@@ -137,7 +137,7 @@ func HomeFragment(v HomeView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "</code> <button type=\"button\" class=\"secondary copy-button\" data-copy=\"user-id-value\" data-copy-status=\"user-id-copy-status\" hidden data-testid=\"copy-user-id\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "</code> <button type=\"button\" class=\"secondary copy-button\" data-copy=\"user-id-value\" data-copy-status=\"user-id-copy-status\" data-uses=\"copy\" hidden data-testid=\"copy-user-id\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

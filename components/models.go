@@ -26,12 +26,15 @@ type Page struct {
 	Title   string
 	CSSURL  string
 	HTMXURL string
-	JSURL   string // the passkey ceremonies (embedded provider)
-	UIURL   string // orientation after swaps: title, focus, announcements (both modes)
-	CopyURL string // copy buttons (the user ID on the home page), both modes; no script tag when empty
-	IconURL string // the SVG favicon; no icon link when empty
-	Nonce   string
-	Corbado *Corbado // set in Corbado mode: the layout loads Corbado's bundle and our glue instead of JSURL
+	JSURL   string // the embedded provider's script: ui.js and the passkey ceremonies (passkeys.js) in one file
+	UIURL   string // ui.js alone, in Corbado mode: orientation after swaps, and loading the scripts below
+	// Scripts that only some content needs, loaded by ui.js when content naming them in data-uses is in
+	// the page or swapped in (never on the login page). Empty: not offered.
+	CopyURL    string // copy buttons (data-uses="copy"): the user ID and recovery codes on the home page; both modes
+	AccountURL string // the account page's "Add a passkey" and Signal API (data-uses="account"); embedded provider
+	IconURL    string // the SVG favicon; no icon link when empty
+	Nonce      string
+	Corbado    *Corbado // set in Corbado mode: the layout loads UIURL, Corbado's bundle and our glue instead of JSURL
 }
 
 // Corbado is what Corbado mode needs on a page: the project to mount Corbado's UI for, and the URLs of
@@ -120,6 +123,19 @@ func (v ErrorView) heading() string {
 		return t
 	}
 	return "Something went wrong"
+}
+
+// scriptURLs are the attributes of <body> that give ui.js the URLs of the scripts content may name in
+// data-uses: data-script-copy and data-script-account, each only when set.
+func scriptURLs(p Page) templ.Attributes {
+	a := templ.Attributes{}
+	if p.CopyURL != "" {
+		a["data-script-copy"] = p.CopyURL
+	}
+	if p.AccountURL != "" {
+		a["data-script-account"] = p.AccountURL
+	}
+	return a
 }
 
 // nonceAttr is the CSP nonce attribute, or nothing when nonce is empty.

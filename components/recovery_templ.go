@@ -353,7 +353,7 @@ func RecoveryCodesPanel(v RecoveryCodesView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, "</pre><div class=\"button-row\"><button type=\"button\" class=\"secondary copy-button\" data-copy=\"recovery-codes-value\" data-copy-status=\"recovery-codes-copy-status\" hidden data-testid=\"copy-recovery-codes\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, "</pre><div class=\"button-row\"><button type=\"button\" class=\"secondary copy-button\" data-copy=\"recovery-codes-value\" data-copy-status=\"recovery-codes-copy-status\" data-uses=\"copy\" hidden data-testid=\"copy-recovery-codes\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -56,7 +56,7 @@ func (h *Handler) gallery(w http.ResponseWriter, r *http.Request) {
 	}
 	setCSPDirective(w.Header(), "frame-src", "'self'")
 	p := h.page(r, "Component gallery")
-	p.JSURL, p.Corbado = "", nil
+	p.JSURL, p.Corbado = h.deps.Assets.URL("ui.js"), nil // no passkey ceremonies
 	c := components.GalleryPage(p, v)
 	h.render(w, r, http.StatusOK, c, c)
 }
@@ -94,7 +94,7 @@ func (h *Handler) galleryState(w http.ResponseWriter, r *http.Request, slug stri
 		hdr.Set("templ-skip-modify", "true")
 	}
 	p := h.page(r, state.pageTitle)
-	p.JSURL, p.Corbado = "", nil // static: no passkey ceremonies, no Corbado bundle
+	p.JSURL, p.Corbado = h.deps.Assets.URL("ui.js"), nil // static: no passkey ceremonies, no Corbado bundle
 	c := components.GalleryFrame(p, theme, state.content)
 	h.render(w, r, http.StatusOK, c, c)
 }

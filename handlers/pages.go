@@ -104,6 +104,10 @@ func (h *Handler) renderHomeWith(w http.ResponseWriter, r *http.Request, status 
 			h.log.ErrorContext(r.Context(), "reading whether the email address is confirmed failed", "user_id", u.ID, "err", err)
 		}
 	}
+	if v.RecoveryCodes != nil { // a secret shown once: never compressed (renderUncompressed says why)
+		h.renderUncompressed(w, r, status, components.HomePage(h.page(r, "Home"), v), components.HomeFragment(v))
+		return
+	}
 	h.render(w, r, status, components.HomePage(h.page(r, "Home"), v), components.HomeFragment(v))
 }
 

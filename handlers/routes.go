@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/latchkey/latchkey/components"
+	"github.com/latchkey/latchkey/internal/httpgzip"
 	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/provider"
 	"github.com/latchkey/latchkey/internal/session"
@@ -105,6 +106,7 @@ type Handler struct {
 	deps     Deps
 	ceremony *ceremonyCookies
 	metrics  *metrics.Metrics
+	gzip     *httpgzip.Pool // rendered pages: buffers and gzip writers, reused
 }
 
 type route struct {
@@ -114,7 +116,7 @@ type route struct {
 
 // New returns the whole application as one http.Handler: every route is in the table below.
 func New(deps Deps) http.Handler {
-	h := &Handler{log: deps.Log, deps: deps, metrics: metrics.New(metrics.Options{
+	h := &Handler{log: deps.Log, deps: deps, gzip: httpgzip.NewPool(htmlGzipLevel), metrics: metrics.New(metrics.Options{
 		Log:            deps.Log,
 		ActiveSessions: deps.ActiveSessions,
 		Collectors:     deps.MetricsCollectors,

@@ -46,6 +46,21 @@ func signals(t *testing.T, ctx context.Context, name string) []map[string]any {
 	return out
 }
 
+// waitSignals waits up to 5 s for at least one recorded Signal API call named name and returns them: the
+// account page's script (account.js) is loaded when the page's content asks for it, so its calls come a
+// moment after the page shows.
+func waitSignals(t *testing.T, ctx context.Context, name string) []map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := signals(t, ctx, name)
+		if len(got) > 0 || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // rowButton is the XPath of the button named name in the list row that mentions text.
 func rowButton(text, name string) string {
 	return fmt.Sprintf(`//li[contains(normalize-space(), %q)]//button[normalize-space()=%q]`, text, name)
@@ -97,7 +112,7 @@ func accountPage(t *testing.T, env map[string]string) {
 		chromedp.Click(browsertest.Button("Create account")),
 		browsertest.WaitText("Passkeys", "Sessions", "Recent activity", "Signed up"),
 	)
-	if n := len(signals(t, ctx, "signalAllAcceptedCredentials")); n == 0 {
+	if n := len(waitSignals(t, ctx, "signalAllAcceptedCredentials")); n == 0 {
 		t.Error("the account page did not signal the accepted passkeys")
 	}
 	if shots := os.Getenv("LATCHKEY_ACCOUNT_SCREENSHOT"); shots != "" {

@@ -8,12 +8,15 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	_ "github.com/jackc/pgx/v5/stdlib"
 
@@ -132,6 +135,16 @@ func TestBrowserSignUpLogOutLogIn(t *testing.T) {
 	})
 }
 
+// pageScripts returns the paths of the page's script elements.
+func pageScripts(t *testing.T, ctx context.Context) []string {
+	t.Helper()
+	var srcs []string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`[...document.scripts].map((s) => new URL(s.src || location.href).pathname)`, &srcs)); err != nil {
+		t.Fatalf("read the page's scripts: %v", err)
+	}
+	return srcs
+}
+
 // postgresSchema returns a database URL for a fresh, empty schema in the local PostgreSQL, dropped when
 // the test ends. It skips without PostgreSQL, and fails instead when CI is set.
 func postgresSchema(t *testing.T) string { return testdb.PostgresURL(t) }
@@ -165,6 +178,13 @@ func signUpLogOutLogIn(t *testing.T, env map[string]string) {
 		chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible(browsertest.Textbox("Email address")),
 	)
+	// The login page loads only what it needs: not copy.js or account.js, which ui.js loads once content
+	// that names them (data-uses) is in the page.
+	if got := pageScripts(t, ctx); slices.ContainsFunc(got, func(s string) bool {
+		return strings.HasPrefix(s, "/assets/copy.") || strings.HasPrefix(s, "/assets/account.")
+	}) {
+		t.Errorf("the login page loads %q, want neither copy.js nor account.js", got)
+	}
 	step("sign up",
 		chromedp.SendKeys(browsertest.Textbox("Email address"), email),
 		chromedp.SendKeys(browsertest.Textbox("Full name"), name),
@@ -176,6 +196,31 @@ func signUpLogOutLogIn(t *testing.T, env map[string]string) {
 	userID := homeUserID(t, ctx)
 	if !strings.HasPrefix(userID, "usr-") {
 		t.Errorf("user ID %q does not start with usr-", userID)
+	}
+	// The home page swapped in names copy.js and account.js: they are loaded now, once each, and bring
+	// their hidden buttons to life.
+	for _, perm := range []string{"clipboard-write", "clipboard-read"} {
+		grant := browser.SetPermission(&browser.PermissionDescriptor{Name: perm}, browser.PermissionSettingGranted).WithOrigin(base)
+		if err := chromedp.Run(ctx, grant); err != nil {
+			t.Fatalf("grant %s: %v", perm, err)
+		}
+	}
+	step("copy the user ID (copy.js, loaded with the home page)",
+		chromedp.WaitVisible(`[data-testid="add-passkey"]`, chromedp.ByQuery),
+		chromedp.Click(`[data-testid="copy-user-id"]`, chromedp.ByQuery),
+		browsertest.WaitText("Copied"),
+	)
+	var copied string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`navigator.clipboard.readText()`, &copied, func(p *runtime.EvaluateParams) *runtime.EvaluateParams {
+		return p.WithAwaitPromise(true)
+	})); err != nil || copied != userID {
+		t.Errorf("clipboard holds %q (%v), want the user ID %q", copied, err, userID)
+	}
+	scripts := pageScripts(t, ctx)
+	for _, want := range []string{"/assets/copy.", "/assets/account."} {
+		if n := len(slices.DeleteFunc(slices.Clone(scripts), func(s string) bool { return !strings.HasPrefix(s, want) })); n != 1 {
+			t.Errorf("the home page has %d scripts %s*, want 1 (scripts: %q)", n, want, scripts)
+		}
 	}
 
 	creds, err := browsertest.Credentials(ctx, authID)

@@ -331,20 +331,20 @@ func startInstance(t *testing.T, env map[string]string) instance {
 	return instance{base: base, app: a}
 }
 
-// browser is a client with its own cookie jar, like one browser: cookies for localhost go to every port.
-type browser struct {
+// cliBrowser is a client with its own cookie jar, like one browser: cookies for localhost go to every port.
+type cliBrowser struct {
 	t *testing.T
 	c *http.Client
 }
 
-func newBrowser(t *testing.T) *browser {
+func newBrowser(t *testing.T) *cliBrowser {
 	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, c: &http.Client{Jar: jar, Timeout: 10 * time.Second,
+	return &cliBrowser{t: t, c: &http.Client{Jar: jar, Timeout: 10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
 // call sends a request and returns the status, body and Location.
-func (b *browser) call(method, url, body string) (int, string, string) {
+func (b *cliBrowser) call(method, url, body string) (int, string, string) {
 	b.t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
@@ -366,7 +366,7 @@ func (b *browser) call(method, url, body string) (int, string, string) {
 }
 
 // must is call for a request answered with status want.
-func (b *browser) must(method, url, body string, want int) string {
+func (b *cliBrowser) must(method, url, body string, want int) string {
 	b.t.Helper()
 	status, out, _ := b.call(method, url, body)
 	if status != want {
@@ -376,7 +376,7 @@ func (b *browser) must(method, url, body string, want int) string {
 }
 
 // sessionToken is the session JWT cookie the provider set.
-func (b *browser) sessionToken(base string) string {
+func (b *cliBrowser) sessionToken(base string) string {
 	u, _ := url.Parse(base)
 	for _, c := range b.c.Jar.Cookies(u) {
 		if c.Name == "cbo_session_token" {
@@ -402,7 +402,7 @@ func apiSignUp(t *testing.T, base, email string) *softauthn.Authenticator {
 }
 
 // passkeyLogin runs a passkey log-in ceremony on base; the browser then holds the session JWT cookie.
-func passkeyLogin(t *testing.T, b *browser, base string, auth *softauthn.Authenticator) {
+func passkeyLogin(t *testing.T, b *cliBrowser, base string, auth *softauthn.Authenticator) {
 	t.Helper()
 	opts := b.must("POST", base+"/passkeys/login/begin", `{}`, http.StatusOK)
 	resp, err := auth.GetJSON([]byte(opts), softauthn.Tweaks{Credential: auth.Credentials()[0].ID})
@@ -413,7 +413,7 @@ func passkeyLogin(t *testing.T, b *browser, base string, auth *softauthn.Authent
 }
 
 // exchange posts the session JWT to base's /auth/session and returns the status.
-func exchange(t *testing.T, b *browser, base string) (int, string) {
+func exchange(t *testing.T, b *cliBrowser, base string) (int, string) {
 	t.Helper()
 	status, body, _ := b.call("POST", base+"/auth/session", "")
 	return status, body

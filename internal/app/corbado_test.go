@@ -299,9 +299,16 @@ func TestCorbadoGlueLoadsBeforeBundle(t *testing.T) {
 			name, _, _ := strings.Cut(strings.TrimPrefix(src, "/assets/"), ".")
 			got = append(got, fmt.Sprintf("%s defer=%v", name, deferred))
 		})
-		want := []string{"htmx defer=true", "ui defer=true", "copy defer=true", "corbado defer=true", "corbado-web-js defer=true"}
+		// copy.js is not a head script: ui.js loads it for the content that names it (data-uses).
+		want := []string{"htmx defer=true", "ui defer=true", "corbado defer=true", "corbado-web-js defer=true"}
 		if !slices.Equal(got, want) {
 			t.Errorf("GET %s (after redirects): head scripts %q, want %q", path, got, want)
+		}
+		if src, _ := d.Find("body").Attr("data-script-copy"); !strings.HasPrefix(src, "/assets/copy.") {
+			t.Errorf("GET %s: body data-script-copy = %q, want copy.js's URL", path, src)
+		}
+		if src, ok := d.Find("body").Attr("data-script-account"); ok {
+			t.Errorf("GET %s: body data-script-account = %q in Corbado mode (no passkeys to add here)", path, src)
 		}
 	}
 }
