@@ -38,6 +38,7 @@ type App struct {
 	activity   *activity.Log
 	retention  time.Duration     // how long the activity log keeps entries
 	recovery   *recovery.Service // the embedded provider's account recovery; nil in Corbado mode
+	sessions   *session.Manager  // the handlers' session manager
 }
 
 // Store is the database (for tests and maintenance tools).
@@ -45,6 +46,9 @@ func (a *App) Store() *store.Store { return a.store }
 
 // Minter is the embedded provider's token minter (for tests).
 func (a *App) Minter() *token.Minter { return a.minter }
+
+// Sessions is the session manager the handlers use (for tests and cmd/bench).
+func (a *App) Sessions() *session.Manager { return a.sessions }
 
 // New opens the database, runs migrations, loads or creates keys, and builds the handler.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
@@ -94,6 +98,7 @@ func (a *App) build(ctx context.Context, cfg config.Config) (http.Handler, error
 			IdleTimeout: cfg.SessionIdle,
 		}),
 	}
+	a.sessions, _ = deps.Sessions.(*session.Manager)
 	if cfg.RateLimit > 0 {
 		deps.RateLimit = ratelimit.New(cfg.RateLimit, cfg.RatePeriod, nil)
 	}
