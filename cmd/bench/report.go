@@ -176,7 +176,7 @@ func markdownTable(t *table) string {
 }
 
 // report is the whole of BENCHMARKS.md.
-func report(sys sysInfo, o options, floors string, tables []*table) string {
+func report(sys sysInfo, o options, tables []*table) string {
 	var b strings.Builder
 	b.WriteString("# Benchmarks\n\n")
 	if o.quick {
@@ -190,7 +190,6 @@ func report(sys sysInfo, o options, floors string, tables []*table) string {
 	fmt.Fprintf(&b, "- Go: %s\n", sys.goVer)
 	fmt.Fprintf(&b, "- OS: %s\n", sys.os)
 	fmt.Fprintf(&b, "- Load: %s\n", o.loadNote())
-	fmt.Fprintf(&b, "- Floors: %s\n", floors)
 	for _, t := range tables {
 		fmt.Fprintf(&b, "\n## %s\n\n", t.title)
 		if t.skipped != "" {
@@ -214,13 +213,14 @@ func report(sys sysInfo, o options, floors string, tables []*table) string {
 
 func methodNotes(o options) []string {
 	return []string{
-		"Latchkey is the binary `go build` makes of ./cmd/latchkey, started on a fresh database (a new SQLite file, or a new PostgreSQL schema and Redis key prefix) with rate limits off (`LATCHKEY_RATE_LIMIT=off`), on a free port; the load generator and the floors run on the same machine and share its cores.",
+		"Latchkey is the binary `go build` makes of ./cmd/latchkey, started on a fresh database (a new SQLite file, or a new PostgreSQL schema and Redis key prefix) with rate limits off (`LATCHKEY_RATE_LIMIT=off`), on a free port; the load generator and the floors run on the same machine and share its cores. Each table's floors are measured right before its figures.",
 		"`/home`: a session from a real passkey log-in (sign-up, log-in, exchange through the software authenticator); full page, and the htmx fragment (`HX-Request: true`). Floor: a bare net/http hello page in a separate process (`bench hello`), loaded the same way. Latencies go into a preallocated histogram (1.6% buckets).",
 		"Session check: in-process (`testing.Benchmark`), the app built by `app.New` as cmd/latchkey builds it, one request at a time: the app's session middleware around a handler that reads the user, with a real session cookie. Floor: verifying a real session JWT (ES256, minted by the app's minter, keys in memory) on every request, the tutorial's way; the ratio is how many times cheaper the session check is.",
 		fmt.Sprintf("Log-ins: %d concurrent clients over loopback, each with an account signed up beforehand (not timed), each log-in being begin + finish + exchange (3 requests, new cookies). Floor: the ECDSA P-256 operations of one log-in (the authenticator's signature, the server's verification of it, the JWT's ES256 signature and its verification) on all cores (`testing.Benchmark` with `RunParallel`).", o.loginConc),
 		"Login page: a first visit, `GET /` and the stylesheets and scripts it names, each with `Accept-Encoding: gzip` on a new connection; sizes are the response bodies as sent (on the wire: with status line and headers).",
 		fmt.Sprintf("Stored sessions: %s users and %s sessions seeded through the store's functions (`seed` in cmd/bench: users with `CreateUserWithPasskey` and recovery codes, sessions through a `session.Manager` configured like the app's, i.e. the session store's `CreateCtx`) while Latchkey runs; `/home` is then loaded with %s of the seeded sessions' cookies in turn, first at %s stored sessions and again (a random sample) at %s, every user having %d sessions both times. RSS is Latchkey's VmRSS after that.",
 			thousands(int64(o.usersBig)), thousands(int64(o.sessionsBig)), thousands(int64(o.sessionsSmall)), thousands(int64(o.sessionsSmall)), thousands(int64(o.sessionsBig)), o.sessionsSmall/o.usersSmall),
+		"Seeding writes sessions through `store.Open(…).SessionStore()` (the database) until the app has a constructor for the configured session store (SQL, or Redis + SQL); with Redis configured it refuses rather than seed a store the app does not read.",
 		fmt.Sprintf("Start to first page: from exec of the binary on a fresh database until `GET /` answers 200 (polled in a tight loop); the median of %d starts.", o.startRuns),
 	}
 }
