@@ -16,8 +16,8 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// seed adds users new accounts (each with a passkey, a provider session and recovery codes, as after
-// sign-up and a first visit home) and sessions logged-in app sessions spread evenly over them, to the
+// seed adds users new accounts (each with a passkey, a provider session and marked as given recovery
+// codes, as after sign-up and a first visit home) and sessions logged-in app sessions spread evenly over them, to the
 // database (and session store) cfg names, the way the app stores them. It returns the sessions' cookie
 // values (name=value; a session's cookie value is its token).
 //
@@ -122,8 +122,8 @@ func (s sqlSessions) CreateCtx(ctx context.Context, token string, data []byte, e
 	})
 }
 
-// seedUser creates an account with a passkey (random bytes for a key: nobody logs in with it), an
-// active provider session and a set of recovery codes (random hashes: none can be redeemed).
+// seedUser creates an account with a passkey (random bytes for a key: nobody logs in with it) and an
+// active provider session, and marks it as given recovery codes.
 func seedUser(ctx context.Context, st *store.Store, email string, now time.Time, lifetime time.Duration) (session.User, error) {
 	id := "usr-" + randomHex(16)
 	u := store.User{ID: id, Email: email, Name: "Seeded User", CreatedAt: now}
@@ -137,11 +137,10 @@ func seedUser(ctx context.Context, st *store.Store, email string, now time.Time,
 	if err := st.CreateUserWithPasskey(ctx, u, pk, ch, ps); err != nil {
 		return session.User{}, err
 	}
-	codes := make([]store.RecoveryCode, 10)
-	for i := range codes {
-		codes[i] = store.RecoveryCode{ID: "rc-" + randomHex(12), UserID: id, Salt: randomBytes(16), Hash: randomBytes(32), CreatedAt: now}
-	}
-	if err := st.CreateFirstRecoveryCodes(ctx, id, codes, now); err != nil {
+	// Marked as given their recovery codes, as the first visit home does — else each seeded user's first
+	// /home would make ten argon2id hashes. The set itself is left empty (as if every code had been used):
+	// /home reads only the mark.
+	if err := st.CreateFirstRecoveryCodes(ctx, id, nil, now); err != nil {
 		return session.User{}, err
 	}
 	return session.User{ID: id, Name: u.Name, Email: u.Email, ProviderSessionID: ps.ID}, nil
