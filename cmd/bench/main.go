@@ -69,6 +69,7 @@ func modeNamed(name string, redis bool) (mode, error) {
 // options are the run's settings.
 type options struct {
 	quick    bool
+	args     []string // as given, for the report
 	modes    []mode
 	out      string
 	bin      string
@@ -110,7 +111,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	o := options{
-		quick: *quick, out: *out, bin: *bin, pgURL: *pgURL, redisURL: *redisURL,
+		quick: *quick, args: args[1:], out: *out, bin: *bin, pgURL: *pgURL, redisURL: *redisURL,
 		conc: 64, loginConc: 32,
 		warmup: time.Second, measure: 4 * time.Second, loginWarmup: time.Second, loginTime: 4 * time.Second,
 		usersSmall: 100, sessionsSmall: 1_000, usersBig: 10_000, sessionsBig: 100_000,
@@ -183,6 +184,7 @@ func (b *bench) logf(format string, args ...any) {
 
 func (b *bench) run(ctx context.Context) error {
 	sys := readSysInfo()
+	sys.loadStart = loadAverage()
 	b.logf("Latchkey benchmark on %s (%d cores), %s", sys.cpu, sys.cores, sys.goVer)
 	if b.bin = b.opts.bin; b.bin == "" {
 		b.logf("building ./cmd/latchkey")
@@ -205,6 +207,7 @@ func (b *bench) run(ctx context.Context) error {
 		return ctx.Err()
 	}
 
+	sys.loadEnd = loadAverage()
 	doc := report(sys, b.opts, tables)
 	fmt.Fprintf(b.out, "\n%s", doc)
 	if b.opts.out != "" {

@@ -98,6 +98,17 @@ type sysInfo struct {
 	cores int
 	goVer string
 	os    string
+
+	loadStart, loadEnd string // the 1-minute load average when the run started and ended
+}
+
+// loadAverage is the 1-minute load average from /proc/loadavg, or "unknown".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
 }
 
 func readSysInfo() sysInfo {
@@ -179,10 +190,11 @@ func markdownTable(t *table) string {
 func report(sys sysInfo, o options, tables []*table) string {
 	var b strings.Builder
 	b.WriteString("# Benchmarks\n\n")
+	cmd := strings.TrimSpace("go run ./cmd/bench " + strings.Join(o.args, " "))
 	if o.quick {
-		b.WriteString("A `go run ./cmd/bench -quick` run: short runs and small numbers, for development only; not comparable.\n")
+		fmt.Fprintf(&b, "A `%s` run: short runs and small numbers, for development only; not comparable.\n", cmd)
 	} else {
-		b.WriteString("The last run of `task bench` (`go run ./cmd/bench`).\n")
+		fmt.Fprintf(&b, "The last run of `task bench`: `%s`.\n", cmd)
 	}
 	b.WriteString("Every figure is compared with its floor measured in the same run on the same machine; a missed target\nshows ✗.\n\n")
 	fmt.Fprintf(&b, "- Date: %s\n", sys.date.Format("2006-01-02 15:04 UTC"))
@@ -190,6 +202,7 @@ func report(sys sysInfo, o options, tables []*table) string {
 	fmt.Fprintf(&b, "- Go: %s\n", sys.goVer)
 	fmt.Fprintf(&b, "- OS: %s\n", sys.os)
 	fmt.Fprintf(&b, "- Load: %s\n", o.loadNote())
+	fmt.Fprintf(&b, "- Machine load average (1 min): %s at the start, %s at the end (other work on the machine lowers every figure; each floor is measured right before its figures)\n", sys.loadStart, sys.loadEnd)
 	for _, t := range tables {
 		fmt.Fprintf(&b, "\n## %s\n\n", t.title)
 		if t.skipped != "" {
