@@ -8,14 +8,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/cookiejar"
 	"os"
 	"os/signal"
 	"slices"
@@ -23,7 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/softauthn"
+	"github.com/latchkey/latchkey/internal/passkeyclient"
 )
 
 func main() {
@@ -45,7 +42,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if *cookie {
-		v, err := newClient(*base).signUpAndLogIn(ctx, fmt.Sprintf("load-cookie-%d@example.com", time.Now().UnixNano()))
+		v, err := passkeyclient.New(*base, passkeyclient.Options{}).SignUpAndLogIn(ctx, fmt.Sprintf("load-cookie-%d@example.com", time.Now().UnixNano()))
 		if err != nil {
 			return err
 		}
@@ -75,7 +72,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 					return
 				}
 				t0 := time.Now()
-				_, err := newClient(*base).signUpAndLogIn(ctx, fmt.Sprintf("load-%d-%d@example.com", run, i))
+				_, err := passkeyclient.New(*base, passkeyclient.Options{}).SignUpAndLogIn(ctx, fmt.Sprintf("load-%d-%d@example.com", run, i))
 				mu.Lock()
 				if err != nil {
 					failures = append(failures, err.Error())
@@ -103,76 +100,4 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("%d failures, first: %s", len(failures), failures[0])
 	}
 	return nil
-}
-
-type client struct {
-	base string
-	http *http.Client
-	auth *softauthn.Authenticator
-}
-
-func newClient(base string) *client {
-	jar, _ := cookiejar.New(nil)
-	return &client{base: base, http: &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	}}, auth: softauthn.New(base)}
-}
-
-func (c *client) post(ctx context.Context, path string, body []byte) ([]byte, *http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, "POST", c.base+path, bytes.NewReader(body))
-	if err != nil {
-		return nil, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, nil, err
-	}
-	if resp.StatusCode >= 400 {
-		return nil, nil, fmt.Errorf("POST %s: %d %s", path, resp.StatusCode, b)
-	}
-	return b, resp, nil
-}
-
-// signUpAndLogIn creates an account with a passkey, logs in with it, exchanges the session JWT and
-// returns the server-side session cookie as name=value.
-func (c *client) signUpAndLogIn(ctx context.Context, email string) (string, error) {
-	opts, _, err := c.post(ctx, "/passkeys/signup/begin", fmt.Appendf(nil, `{"email":%q,"name":"Load Test"}`, email))
-	if err != nil {
-		return "", err
-	}
-	cred, err := c.auth.CreateJSON(opts, softauthn.Tweaks{})
-	if err != nil {
-		return "", err
-	}
-	if _, _, err := c.post(ctx, "/passkeys/signup/finish", cred); err != nil {
-		return "", err
-	}
-	if opts, _, err = c.post(ctx, "/passkeys/login/begin", []byte(`{}`)); err != nil {
-		return "", err
-	}
-	assertion, err := c.auth.GetJSON(opts, softauthn.Tweaks{})
-	if err != nil {
-		return "", err
-	}
-	if _, _, err := c.post(ctx, "/passkeys/login/finish", assertion); err != nil {
-		return "", err
-	}
-	_, resp, err := c.post(ctx, "/auth/session", nil)
-	if err != nil {
-		return "", err
-	}
-	for _, ck := range resp.Cookies() {
-		if ck.Name == "latchkey_session" || ck.Name == "__Host-latchkey_session" {
-			return ck.Name + "=" + ck.Value, nil
-		}
-	}
-	return "", errors.New("no session cookie after the exchange")
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/redisstore"
+	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -77,4 +78,19 @@ func (a *Admin) SessionsEnded(ctx context.Context) {
 	case <-ctx.Done():
 	case <-time.After(sessionCacheMaxAge):
 	}
+}
+
+// SessionStore is where cfg's sessions live, over the open database st, for tools that create sessions
+// as a login would (cmd/bench's seeding): Redis with st as the registry when Redis is configured, else
+// st itself. close releases what it opened.
+func SessionStore(ctx context.Context, cfg config.Config, st *store.Store, log *slog.Logger) (s session.Store, close func(), err error) {
+	registry := sessionStore{st.SessionStore()}
+	if cfg.RedisURL == "" {
+		return registry, func() {}, nil
+	}
+	r, err := openRedis(ctx, cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r.Sessions(registry), r.Close, nil
 }

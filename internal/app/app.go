@@ -47,6 +47,7 @@ type App struct {
 	redis    *redisstore.Redis // LATCHKEY_REDIS_URL: shared sessions, invalidations, rate limits; nil: none
 	sessions session.Store     // where sessions live (see openSessions)
 	account  *accountCache     // the account page's reads, cached; nil: read through
+	manager  *session.Manager  // the handlers' session manager
 }
 
 // Store is the database (for tests and maintenance tools).
@@ -54,6 +55,9 @@ func (a *App) Store() *store.Store { return a.store }
 
 // Minter is the embedded provider's token minter (for tests).
 func (a *App) Minter() *token.Minter { return a.minter }
+
+// Sessions is the session manager the handlers use (for tests and cmd/bench).
+func (a *App) Sessions() *session.Manager { return a.manager }
 
 // New opens the database, runs migrations, loads or creates keys, and builds the handler.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
@@ -115,6 +119,7 @@ func (a *App) build(ctx context.Context, cfg config.Config) (http.Handler, error
 			IdleTimeout: cfg.SessionIdle,
 		}),
 	}
+	a.manager, _ = deps.Sessions.(*session.Manager)
 	if cfg.RateLimit > 0 {
 		deps.RateLimit = a.newLimiter(cfg.RateLimit, cfg.RatePeriod)
 	}
