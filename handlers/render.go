@@ -60,11 +60,17 @@ func (h *Handler) renderHTML(w http.ResponseWriter, r *http.Request, status int,
 // buy next to nothing (an htmx fragment of a line or two).
 const minGzip = 1024
 
-// htmlGzipLevel is the compression level of rendered pages: compressing takes CPU on every response.
-// Level 5 makes the login page 1% larger than level 9 at less than half its time; level 1 would be twice
-// as fast again but 7% larger (the login page's budget counts every byte). BenchmarkHTMLGzip measures the
-// cost per page.
-const htmlGzipLevel = 5
+// htmlGzipLevel is the compression level of small rendered pages (up to bigPage bytes: the login page,
+// 4.3 KB, among them): level 5 makes the login page 1% larger than level 9 at less than half its time; level 1
+// would be 7% larger (the login page's budget counts every byte), and on a small page the time is small.
+// Bigger pages — the account page, which every logged-in request renders — use bigPageGzipLevel: there
+// compressing at level 5 took about as long as everything else the request does, level 1 a fraction of
+// it, for a slightly larger answer. BenchmarkHTMLGzip measures the cost per page.
+const (
+	htmlGzipLevel    = 5
+	bigPage          = 5 << 10
+	bigPageGzipLevel = 1
+)
 
 // writeHTML sends body with its Content-Length, gzip-compressed (Content-Encoding: gzip) when compress
 // is true, the client accepts gzip and the body is at least minGzip bytes. Every answer that may be
@@ -74,8 +80,12 @@ func (h *Handler) writeHTML(w http.ResponseWriter, r *http.Request, status int, 
 	if compress {
 		hdr.Add("Vary", "Accept-Encoding")
 		if len(body) >= minGzip && httpgzip.Accepts(r) {
-			if gz, ok := h.gzip.Compress(body); ok {
-				defer h.gzip.Put(gz)
+			pool := h.gzip
+			if len(body) > bigPage {
+				pool = h.gzipBig
+			}
+			if gz, ok := pool.Compress(body); ok {
+				defer pool.Put(gz)
 				hdr.Set("Content-Encoding", "gzip")
 				body = gz.Bytes()
 			}

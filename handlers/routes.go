@@ -107,6 +107,7 @@ type Handler struct {
 	ceremony *ceremonyCookies
 	metrics  *metrics.Metrics
 	gzip     *httpgzip.Pool // rendered pages: buffers and gzip writers, reused
+	gzipBig  *httpgzip.Pool // the same for pages over bigPage bytes, at a faster level
 }
 
 type route struct {
@@ -116,7 +117,7 @@ type route struct {
 
 // New returns the whole application as one http.Handler: every route is in the table below.
 func New(deps Deps) http.Handler {
-	h := &Handler{log: deps.Log, deps: deps, gzip: httpgzip.NewPool(htmlGzipLevel), metrics: metrics.New(metrics.Options{
+	h := &Handler{log: deps.Log, deps: deps, gzip: httpgzip.NewPool(htmlGzipLevel), gzipBig: httpgzip.NewPool(bigPageGzipLevel), metrics: metrics.New(metrics.Options{
 		Log:            deps.Log,
 		ActiveSessions: deps.ActiveSessions,
 		Collectors:     deps.MetricsCollectors,

@@ -34,7 +34,15 @@ const (
 // IMMEDIATE so a transaction takes the write lock up front rather than failing on upgrade.
 // journal_size_limit truncates the WAL back to 64 MiB after checkpoints that emptied it, so a burst of
 // writes does not leave a large file behind.
-const sqliteParams = "_busy_timeout=5000&_foreign_keys=on&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate&_pragma=journal_size_limit(67108864)"
+//
+// wal_autocheckpoint(0): no connection checkpoints when it commits — a server's store checkpoints in the
+// background instead (checkpointLoop), so copying the WAL back into the database is never done by a
+// writer while it holds the write lock. A process without that loop (the command line) still
+// checkpoints when its last connection closes, as SQLite always does.
+const sqliteParams = "_busy_timeout=5000&_foreign_keys=on&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate&_pragma=journal_size_limit(67108864)&_pragma=wal_autocheckpoint(0)"
+
+// checkpointEvery is how often a SQLite store copies its WAL back into the database.
+const checkpointEvery = 100 * time.Millisecond
 
 // DefaultPostgresMaxConns bounds one instance's PostgreSQL connections unless Options says otherwise (the
 // server allows 100 by default).
@@ -69,6 +77,14 @@ type Store struct {
 	hooks     atomic.Pointer[Hooks] // told about ended sessions and changed users; nil: nobody
 
 	singleConn bool // the pool has one connection (SQLite :memory:)
+
+	// writeMu makes this process's SQLite writers queue in Go, one at a time, instead of colliding on
+	// SQLite's write lock: a writer that finds it taken sleeps in SQLite's busy handler (1, 2, 5 … 100
+	// ms at a time), which under concurrent log-ins made the slowest ones wait hundreds of milliseconds.
+	// Unused on PostgreSQL.
+	writeMu sync.Mutex
+
+	stopCheckpoints func() // ends checkpointLoop and waits for it; nil: none runs
 }
 
 // maxCachedStatements bounds the statement cache; every query in this package is a constant, so this is
@@ -117,8 +133,11 @@ func OpenWith(ctx context.Context, databaseURL string, log *slog.Logger, opts Op
 		return nil, fmt.Errorf("store: cannot open %s database: %w", dialect, redact(err, databaseURL))
 	}
 	s := &Store{db: db, dialect: dialect, databaseURL: databaseURL, log: log, singleConn: dialect == DialectSQLite && strings.HasPrefix(dsn, ":memory:?")}
+	if dialect == DialectSQLite && !s.singleConn {
+		s.startCheckpoints()
+	}
 	if err := s.migrate(ctx); err != nil {
-		_ = db.Close()
+		_ = s.Close()
 		return nil, fmt.Errorf("store: cannot migrate %s database: %w", dialect, redact(err, databaseURL))
 	}
 	return s, nil
@@ -284,6 +303,9 @@ func redact(err error, databaseURL string) error {
 
 // Close closes the database and its prepared statements.
 func (s *Store) Close() error {
+	if s.stopCheckpoints != nil {
+		s.stopCheckpoints()
+	}
 	s.stmts.Range(func(_, v any) bool {
 		if stmt, ok := v.(*sql.Stmt); ok {
 			_ = stmt.Close()
@@ -291,6 +313,53 @@ func (s *Store) Close() error {
 		return true
 	})
 	return s.db.Close()
+}
+
+// startCheckpoints runs checkpointLoop until Close.
+func (s *Store) startCheckpoints() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.checkpointLoop(ctx)
+	}()
+	s.stopCheckpoints = func() {
+		cancel()
+		<-done
+	}
+}
+
+// checkpointLoop copies committed WAL frames back into the SQLite database every checkpointEvery, instead
+// of the writer whose commit crosses a threshold (PASSIVE: it waits for no reader, and does what it can).
+// The WAL starts over from its beginning once a checkpoint has caught up; journal_size_limit then
+// truncates it.
+func (s *Store) checkpointLoop(ctx context.Context) {
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	failures := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		// Between writes (this process's writers wait): a checkpoint racing a stream of commits never
+		// catches up, and the WAL would grow without end; one that has the WAL to itself copies every
+		// frame, and the next writer starts the WAL over. Copying 100 ms of commits at once also writes a
+		// page changed by many of them once.
+		var busy, logFrames, checkpointed int
+		s.writeMu.Lock()
+		err := s.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &checkpointed)
+		s.writeMu.Unlock()
+		switch {
+		case err != nil && ctx.Err() == nil:
+			if failures++; failures == 1 || failures%600 == 0 { // once, then once a minute
+				s.log.Warn("SQLite WAL checkpoint failed", "err", err, "failures", failures)
+			}
+		case err == nil:
+			failures = 0
+		}
+	}
 }
 
 // Ping checks that the database answers. Its error never holds the database password.
@@ -380,6 +449,10 @@ func (s *Store) text(query string) string {
 }
 
 func (s *Store) exec(ctx context.Context, q querier, query string, args ...any) (sql.Result, error) {
+	if s.dialect == DialectSQLite && q == querier(s.db) { // a write outside a transaction (inTx holds the lock)
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+	}
 	if stmt := s.prepared(ctx, q, query); stmt != nil {
 		return stmt.ExecContext(ctx, args...)
 	}
@@ -402,6 +475,10 @@ func (s *Store) query(ctx context.Context, q querier, query string, args ...any)
 
 // inTx runs fn in a transaction, committing if it returns nil and rolling back otherwise.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if s.dialect == DialectSQLite { // every transaction here writes (BEGIN IMMEDIATE): one at a time
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin transaction: %w", err)
