@@ -285,13 +285,8 @@ func (a *App) RunBackground(ctx context.Context) {
 	if a.minter != nil {
 		go a.ReloadKeys(ctx, KeyReloadInterval)
 		if a.redis != nil {
-			go a.redis.Subscribe(ctx, keysTopic, func(string) { // a rotation (or "" after a reconnection)
-				if err := a.minter.Reload(ctx); err != nil && ctx.Err() == nil {
-					a.log.Error("rereading the signing keys failed", "err", err)
-				} else if ctx.Err() == nil {
-					a.log.Info("reread the signing keys after a rotation")
-				}
-			})
+			// A rotation announced by the command line (or "" after a reconnection: one may have been missed).
+			go a.redis.Subscribe(ctx, keysTopic, func(string) { a.reloadKeys(ctx) })
 		}
 	}
 	a.RunMaintenance(ctx, 10*time.Minute)
@@ -300,22 +295,23 @@ func (a *App) RunBackground(ctx context.Context) {
 // ReloadKeys rereads the embedded provider's signing keys every interval until ctx ends (see
 // token.Minter.Reload).
 func (a *App) ReloadKeys(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := a.minter.Reload(ctx); err != nil && ctx.Err() == nil {
-				a.log.Error("rereading the signing keys failed", "err", err)
-			}
-		}
+	every(ctx, interval, func() { a.reloadKeys(ctx) })
+}
+
+// reloadKeys rereads the signing keys once, logging a failure.
+func (a *App) reloadKeys(ctx context.Context) {
+	if err := a.minter.Reload(ctx); err != nil && ctx.Err() == nil {
+		a.log.Error("rereading the signing keys failed", "err", err)
 	}
 }
 
 // RunMaintenance purges expired rows and retired signing keys every interval until ctx ends.
 func (a *App) RunMaintenance(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, func() { a.maintain(ctx) })
+}
+
+// every calls fn every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -323,7 +319,7 @@ func (a *App) RunMaintenance(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			a.maintain(ctx)
+			fn()
 		}
 	}
 }
