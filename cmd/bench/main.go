@@ -578,10 +578,18 @@ func (b *bench) storedRows(ctx context.Context, t *table, p *proc, env map[strin
 		return
 	}
 	b.logf("    seeded in %s", ms(time.Since(t0)))
-	all := slices.Concat(first, more)
-	sample := make([]string, len(first))
-	for i, j := range rand.Perm(len(all))[:len(sample)] {
-		sample[i] = all[j]
+	// The same shape as the first measurement — as many sessions, of as many users, each with all its
+	// sessions — but of users picked at random among all of them: only the number stored differs.
+	// (seed spreads session i over user i % users, so a user's sessions are every users-th cookie.)
+	newUsers := o.usersBig - o.usersSmall
+	perUser := len(first) / o.usersSmall
+	sample := make([]string, 0, len(first))
+	for _, u := range rand.Perm(newUsers)[:min(o.usersSmall, newUsers)] {
+		for k := range perUser {
+			if i := u + k*newUsers; i < len(more) {
+				sample = append(sample, more[i])
+			}
+		}
 	}
 	r2 := b.homeWithCookies(ctx, client, base, sample)
 	if f := r2.failure(); f != "" {
