@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -127,6 +128,15 @@ func (h *Handler) page(r *http.Request, title string) components.Page {
 }
 
 // fail is the one place an error becomes a log record and a page or fragment with plain words.
+// sessionStoreFailed answers a request whose session could not be read or saved because the session
+// store (the database, or Redis) failed: 503 with a retry hint, in plain words; the cause goes to the
+// log.
+func (h *Handler) sessionStoreFailed(w http.ResponseWriter, r *http.Request, err error) {
+	w.Header().Set("Retry-After", "5")
+	h.fail(w, r, http.StatusServiceUnavailable, "Temporarily unavailable",
+		"We could not check your login just now. Please try again in a moment.", fmt.Errorf("session store: %w", err))
+}
+
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, title, message string, err error) {
 	h.logFailure(r, status, err)
 	v := components.ErrorView{Status: status, Title: title, Message: message}

@@ -28,6 +28,11 @@ type Sessions interface {
 	Rename(ctx context.Context, name string)
 }
 
+// sessionErrors is a Sessions whose answer to a failing session store can be set.
+type sessionErrors interface {
+	OnError(fn func(w http.ResponseWriter, r *http.Request, err error))
+}
+
 // Authenticator verifies a session JWT (once per login) and says who it belongs to.
 type Authenticator interface {
 	Authenticate(ctx context.Context, rawToken string) (session.User, error)
@@ -123,6 +128,9 @@ func New(deps Deps) http.Handler {
 		Collectors:     deps.MetricsCollectors,
 	})}
 	m := h.metrics
+	if se, ok := deps.Sessions.(sessionErrors); ok {
+		se.OnError(h.sessionStoreFailed)
+	}
 	if deps.Ceremonies != nil {
 		h.ceremony = newCeremonyCookies(deps.CeremonyKeys, deps.CeremonyTimeout, deps.Secure)
 	}

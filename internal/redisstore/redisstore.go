@@ -24,6 +24,15 @@ import (
 	"github.com/latchkey/latchkey/internal/session"
 )
 
+// opTimeout bounds every Redis call Latchkey makes on a request's behalf: with Redis unreachable, rueidis
+// keeps redialling until the context ends, and a request must get its answer (503) rather than hang.
+const opTimeout = 2 * time.Second
+
+// bounded is ctx with opTimeout, unless it already ends sooner.
+func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, opTimeout)
+}
+
 // Redis is a connection to the Redis that Latchkey's instances share.
 type Redis struct {
 	c      rueidis.Client
@@ -106,6 +115,8 @@ func (r *Redis) DeleteSessions(ctx context.Context, tokens []string) error {
 	if len(tokens) == 0 {
 		return nil
 	}
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	keys := make([]string, len(tokens))
 	for i, t := range tokens {
 		keys[i] = r.sessionKey(t)
@@ -123,6 +134,8 @@ const versionTTL = 7 * 24 * time.Hour
 // Version is the change counter of userID's account page (0 before any change), read through the
 // client-side cache: Redis invalidates it when any instance bumps it.
 func (r *Redis) Version(ctx context.Context, userID string) (uint64, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	v, err := r.c.DoCache(ctx, r.c.B().Get().Key(r.versionKey(userID)).Cache(), time.Minute).ToString()
 	if rueidis.IsRedisNil(err) {
 		return 0, nil
@@ -139,6 +152,8 @@ func (r *Redis) Version(ctx context.Context, userID string) (uint64, error) {
 
 // Bump moves the change counters of users on, so every instance's cached account view of them is stale.
 func (r *Redis) Bump(ctx context.Context, users ...string) error {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	cmds := make(rueidis.Commands, 0, 2*len(users))
 	for _, u := range users {
 		cmds = append(cmds, r.c.B().Incr().Key(r.versionKey(u)).Build(),
@@ -154,6 +169,8 @@ func (r *Redis) Bump(ctx context.Context, users ...string) error {
 
 // Publish tells every instance subscribed to topic (see Subscribe) that it happened.
 func (r *Redis) Publish(ctx context.Context, topic, message string) error {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	return r.c.Do(ctx, r.c.B().Publish().Channel(r.prefix+"events:"+topic).Message(message).Build()).Error()
 }
 
@@ -201,6 +218,8 @@ const cacheTTL = 10 * time.Minute
 
 // FindCtx returns the session's data, usually from this instance's memory.
 func (s *Sessions) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	c := s.r.c
 	b, err := c.DoCache(ctx, c.B().Get().Key(s.r.sessionKey(token)).Cache(), cacheTTL).AsBytes()
 	if rueidis.IsRedisNil(err) {
@@ -218,6 +237,8 @@ func (s *Sessions) FindCtx(ctx context.Context, token string) ([]byte, bool, err
 // their Redis keys; a login racing that either has its row deleted with the others, or finds its
 // provider session revoked and deletes its own key.)
 func (s *Sessions) CreateCtx(ctx context.Context, token string, data []byte, expiry time.Time, cr session.Created) (bool, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	c := s.r.c
 	k := s.r.sessionKey(token)
 	err := c.Do(ctx, c.B().Set().Key(k).Value(rueidis.BinaryString(data)).Nx().Pxat(expiry).Build()).Error()
@@ -239,6 +260,8 @@ func (s *Sessions) CreateCtx(ctx context.Context, token string, data []byte, exp
 // CommitCtx updates a session that still exists in Redis (SET … XX: a deleted or expired session stays
 // deleted), then its registry row (its expiry and last-seen time).
 func (s *Sessions) CommitCtx(ctx context.Context, token string, data []byte, expiry time.Time) error {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	c := s.r.c
 	err := c.Do(ctx, c.B().Set().Key(s.r.sessionKey(token)).Value(rueidis.BinaryString(data)).Xx().Pxat(expiry).Build()).Error()
 	if rueidis.IsRedisNil(err) {

@@ -3,7 +3,11 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
+	neturl "net/url"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -229,5 +233,97 @@ func TestRedactHidesThePassword(t *testing.T) {
 		if got := redisstore.Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// cuttableProxy forwards TCP connections to addr until cut, then refuses them.
+type cuttableProxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newCuttableProxy(t *testing.T, addr string) *cuttableProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cuttableProxy{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", addr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(up, c); up.Close() }()
+			go func() { _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+	t.Cleanup(p.cut)
+	return p
+}
+
+func (p *cuttableProxy) cut() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+}
+
+// With Redis gone, session calls fail within opTimeout (the request gets an answer) instead of waiting
+// for rueidis to reconnect.
+func TestSessionCallsFailRatherThanHangWhenRedisIsGone(t *testing.T) {
+	ctx := context.Background()
+	url, prefix := testredis.URL(t)
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newCuttableProxy(t, u.Host)
+	u.Host = p.ln.Addr().String()
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "s.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r, err := redisstore.Open(ctx, u.String(), prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	s := r.Sessions(registry{st.SessionStore()})
+	if ok, err := s.CreateCtx(ctx, "tok", []byte("v"), time.Now().Add(time.Hour), session.Created{UserID: "usr-1", At: time.Now()}); err != nil || !ok {
+		t.Fatalf("create: %v %v", ok, err)
+	}
+	if _, ok := find(t, s, "tok"); !ok {
+		t.Fatal("not found before the cut")
+	}
+	p.cut()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := s.FindCtx(ctx, "tok")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("found the session with Redis gone (a cache that outlived its connection?)")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("FindCtx still waiting 30 s after Redis went away")
+	}
+	if err := r.Ping(ctx); err == nil {
+		t.Error("Ping answers with Redis gone")
 	}
 }

@@ -97,6 +97,12 @@ func New(store Store, opts Options) *Manager {
 	return &Manager{sm: sm}
 }
 
+// OnError sets what answers a request whose session could not be loaded or saved (the store failed:
+// its database or Redis is unreachable). scs's default is a bare 500 "Internal Server Error".
+func (m *Manager) OnError(fn func(w http.ResponseWriter, r *http.Request, err error)) {
+	m.sm.ErrorFunc = fn
+}
+
 // Middleware loads the session for each request and saves it afterwards.
 func (m *Manager) Middleware(next http.Handler) http.Handler { return m.sm.LoadAndSave(next) }
 
