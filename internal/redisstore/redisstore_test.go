@@ -3,11 +3,11 @@ package redisstore_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	neturl "net/url"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -236,11 +236,31 @@ func TestRedactHidesThePassword(t *testing.T) {
 	}
 }
 
-// cuttableProxy forwards TCP connections to addr until cut, then refuses them.
+// cuttableProxy forwards TCP connections to addr until cut, then refuses them. Once silenced, it
+// keeps every connection open but drops whatever either side sends: a network partition, with no FIN
+// or RST to tell anyone.
 type cuttableProxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
+	ln       net.Listener
+	mu       sync.Mutex
+	conns    []net.Conn
+	silenced atomic.Bool
+}
+
+// forward copies src to dst until either fails, dropping the bytes while the proxy is silenced.
+func (p *cuttableProxy) forward(dst, src net.Conn) {
+	defer dst.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !p.silenced.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 func newCuttableProxy(t *testing.T, addr string) *cuttableProxy {
@@ -264,8 +284,8 @@ func newCuttableProxy(t *testing.T, addr string) *cuttableProxy {
 			p.mu.Lock()
 			p.conns = append(p.conns, c, up)
 			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() { _, _ = io.Copy(c, up); c.Close() }()
+			go p.forward(up, c)
+			go p.forward(c, up)
 		}
 	}()
 	t.Cleanup(p.cut)
@@ -342,5 +362,68 @@ func TestSessionCallsFailRatherThanHangWhenRedisIsGone(t *testing.T) {
 	}
 	if err := r.Ping(ctx); err == nil {
 		t.Error("Ping answers with Redis gone")
+	}
+}
+
+// A connection that goes silent (a partition: no FIN, no RST) cannot carry Redis's invalidations, so
+// the partitioned instance would go on serving a session revoked elsewhere from its cache. rueidis
+// pings an idle connection every second (Dialer.KeepAlive) and closes it, dropping the cache, when a
+// ping is not answered within ConnWriteTimeout (5 s). This test measures that bound.
+func TestSilentConnectionDropsItsCacheWithinTheBound(t *testing.T) {
+	ctx := context.Background()
+	url, prefix := testredis.URL(t)
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newCuttableProxy(t, u.Host)
+	u.Host = p.ln.Addr().String()
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "s.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	open := func(url string) *redisstore.Sessions {
+		r, err := redisstore.Open(ctx, url, prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.Close)
+		return r.Sessions(registry{st.SessionStore()})
+	}
+	partitioned, other := open(u.String()), open(url)
+	if ok, err := other.CreateCtx(ctx, "tok", []byte("v"), time.Now().Add(time.Hour), session.Created{UserID: "usr-1", At: time.Now()}); err != nil || !ok {
+		t.Fatalf("create: %v %v", ok, err)
+	}
+	for i := 0; i < 2; i++ { // the second lookup is answered from the cache
+		if _, ok := find(t, partitioned, "tok"); !ok {
+			t.Fatal("not found before the partition")
+		}
+	}
+	p.silenced.Store(true)
+	if err := other.DeleteCtx(ctx, "tok"); err != nil {
+		t.Fatal(err)
+	}
+	revoked := time.Now()
+	// The ping goes out at the first 1 s tick with nothing received since the tick before (the second
+	// tick here, as the lookups above were answered in the first), and is given 5 s: about 7 s, which
+	// the README states. 10 s leaves room for a loaded machine.
+	const bound = 10 * time.Second
+	var served time.Duration
+	for {
+		_, ok, err := partitioned.FindCtx(ctx, "tok")
+		if err != nil || !ok {
+			break
+		}
+		served = time.Since(revoked)
+		if time.Since(revoked) > bound {
+			t.Fatalf("a silent connection's cache still served a deleted session %v later", bound)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("the partitioned instance served the deleted session from its cache for %v", served.Round(10*time.Millisecond))
+	p.silenced.Store(false)
+	if _, ok := find(t, partitioned, "tok"); ok {
+		t.Fatal("found the deleted session once the partition healed")
 	}
 }
