@@ -149,8 +149,8 @@ func openRedis(ctx context.Context, cfg config.Config, log *slog.Logger) (*redis
 	var r *redisstore.Redis
 	err := startup.Wait(ctx, "Redis at "+redisstore.Redact(cfg.RedisURL), cfg.StartupWait, func(ctx context.Context) error {
 		var err error
-		r, err = redisstore.Open(ctx, cfg.RedisURL, cfg.RedisPrefix)
-		if err != nil && redisstore.Refused(err) {
+		r, err = redisstore.OpenWith(ctx, cfg.RedisURL, cfg.RedisPrefix, redisstore.Options{RootCAs: cfg.RedisRootCAs})
+		if err != nil && (redisstore.Refused(err) || startup.CertificateRejected(err)) {
 			return startup.Permanent(err)
 		}
 		return err

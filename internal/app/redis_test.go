@@ -4,11 +4,14 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/passkeyclient"
 	"github.com/latchkey/latchkey/internal/redisstore"
 	"github.com/latchkey/latchkey/internal/testdb"
 	"github.com/latchkey/latchkey/internal/testredis"
@@ -88,3 +91,73 @@ func TestStartupWithRedis(t *testing.T) {
 		t.Errorf("ready checks %v, want database and redis", names)
 	}
 }
+
+// Redis over TLS (rediss://): a server certificate from a private CA is trusted through
+// LATCHKEY_REDIS_CA_FILE, and sessions then live in that Redis; a certificate Latchkey does not trust
+// (the system's CAs, or another CA) stops start-up at once — waiting cannot change the certificate —
+// with words that say what to do.
+func TestStartupWithRedisOverTLS(t *testing.T) {
+	srv := testredis.TLS(t)
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+
+	for name, caFile := range map[string]string{"the system's CAs": "", "another CA": srv.OtherCAFile} {
+		cfg := loadConfig(t, map[string]string{"LATCHKEY_DATABASE_URL": testdb.SQLiteURL(t), "LATCHKEY_REDIS_URL": srv.URL,
+			"LATCHKEY_REDIS_CA_FILE": caFile, "LATCHKEY_STARTUP_WAIT": "20s"})
+		start := time.Now()
+		a, err := New(ctx, cfg, log)
+		if err == nil {
+			a.Close()
+			t.Fatalf("%s: started although Redis's certificate is not trusted", name)
+		}
+		if !strings.Contains(err.Error(), "presented a TLS certificate Latchkey does not trust") || !strings.Contains(err.Error(), "LATCHKEY_REDIS_CA_FILE") {
+			t.Errorf("%s: error %q, want it to say the certificate is not trusted and how to trust it", name, err)
+		}
+		if took := time.Since(start); took > 10*time.Second {
+			t.Errorf("%s: an untrusted certificate was waited for (%v): it cannot get better", name, took)
+		}
+	}
+
+	ln, err := net.Listen("tcp", "localhost:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://localhost:" + portOf(ln.Addr())
+	cfg := loadConfig(t, map[string]string{"LATCHKEY_DATABASE_URL": testdb.SQLiteURL(t), "LATCHKEY_REDIS_URL": srv.URL,
+		"LATCHKEY_REDIS_CA_FILE": srv.CAFile, "LATCHKEY_PUBLIC_URL": base, "LATCHKEY_RATE_LIMIT": "off"})
+	a, err := New(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for _, c := range a.readyChecks() {
+		if err := c.Check(ctx); err != nil {
+			t.Errorf("ready check %s: %v", c.Name, err)
+		}
+	}
+	hs := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	defer hs.Close()
+	pc := passkeyclient.New(base, passkeyclient.Options{})
+	cookie, err := pc.SignUpAndLogIn(ctx, "tls@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/home", nil)
+	req.Header.Set("Cookie", cookie)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /home with the session over TLS Redis: %d, want 200", resp.StatusCode)
+	}
+	c := a.redis.Client()
+	if n, err := c.Do(ctx, c.B().Dbsize().Build()).AsInt64(); err != nil || n == 0 {
+		t.Errorf("the TLS Redis holds %d keys (%v): want the session there", n, err)
+	}
+}
+
+// portOf is the port of a listener's address.
+func portOf(addr net.Addr) string { return strconv.Itoa(addr.(*net.TCPAddr).Port) }

@@ -3,6 +3,7 @@
 package config
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -24,11 +25,14 @@ import (
 
 // Config is everything Latchkey needs to start.
 type Config struct {
-	Addr            string        // LATCHKEY_ADDR: where the HTTP server listens
-	PublicURL       *url.URL      // LATCHKEY_PUBLIC_URL: the origin people open in their browser
-	DatabaseURL     string        // LATCHKEY_DATABASE_URL: sqlite:PATH or postgres://…
-	RedisURL        string        // LATCHKEY_REDIS_URL: optional; sessions, caches' invalidation and rate limits shared by instances
-	RedisPrefix     string        // LATCHKEY_REDIS_PREFIX: what every Redis key and channel of this site starts with
+	Addr        string   // LATCHKEY_ADDR: where the HTTP server listens
+	PublicURL   *url.URL // LATCHKEY_PUBLIC_URL: the origin people open in their browser
+	DatabaseURL string   // LATCHKEY_DATABASE_URL: sqlite:PATH or postgres://…
+	RedisURL    string   // LATCHKEY_REDIS_URL: optional; sessions, caches' invalidation and rate limits shared by instances
+	RedisPrefix string   // LATCHKEY_REDIS_PREFIX: what every Redis key and channel of this site starts with
+	// RedisRootCAs (the PEM file LATCHKEY_REDIS_CA_FILE) are the only certificate authorities a rediss://
+	// server's certificate may chain to; nil: the system's.
+	RedisRootCAs    *x509.CertPool
 	LogLevel        slog.Level    // LATCHKEY_LOG_LEVEL: debug, info, warn, error
 	CeremonyTimeout time.Duration // LATCHKEY_CEREMONY_TIMEOUT: how long a passkey prompt may take
 	TokenTTL        time.Duration // LATCHKEY_TOKEN_TTL: lifetime of the session JWT the provider issues
@@ -171,6 +175,7 @@ func Vars() []string {
 		"LATCHKEY_DEV", "LATCHKEY_RELATED_ORIGINS", "LATCHKEY_ACTIVITY_RETENTION",
 		"LATCHKEY_SMTP_URL", "LATCHKEY_SMTP_FROM", "LATCHKEY_REDIS_PREFIX",
 		"LATCHKEY_DB_MAX_OPEN_CONNS", "LATCHKEY_DB_MAX_IDLE_CONNS", "LATCHKEY_STARTUP_WAIT",
+		"LATCHKEY_REDIS_CA_FILE",
 	}
 }
 
@@ -251,6 +256,7 @@ func Load(getenv func(string) string) (Config, error) {
 			bad("LATCHKEY_REDIS_URL must look like redis://HOST:PORT/DB (got %q)", redactURL(c.RedisURL))
 		}
 	}
+	c.RedisRootCAs = loadRedisRootCAs(c.RedisURL, get, bad)
 	if !validRedisPrefix(c.RedisPrefix) {
 		bad("LATCHKEY_REDIS_PREFIX must be 1 to 64 letters, digits or . _ - : (got %q)", c.RedisPrefix)
 	}
@@ -408,6 +414,19 @@ func loadSecretKey(get func(name, def string) string, bad func(format string, a 
 
 // readSecretFile reads a small regular file. Its errors name the problem, never the contents.
 func readSecretFile(path string) (string, error) {
+	b, err := readSmallFile(path, maxSecretKeyFileSize, "it should hold only the key")
+	if err != nil {
+		return "", err
+	}
+	if strings.TrimSpace(string(b)) == "" {
+		return "", errors.New("is empty; it should hold the key (generate one with: openssl rand -base64 32)")
+	}
+	return string(b), nil
+}
+
+// readSmallFile reads a regular file of at most limit bytes; a larger one is refused in words ending
+// with should (what the file is for). Its errors name the problem, never the contents.
+func readSmallFile(path string, limit int64, should string) ([]byte, error) {
 	opened := func(err error) error {
 		switch {
 		case errors.Is(err, os.ErrNotExist):
@@ -419,29 +438,54 @@ func readSecretFile(path string) (string, error) {
 	}
 	// Stat first: opening a named pipe would block.
 	if info, err := os.Stat(path); err != nil {
-		return "", opened(err)
+		return nil, opened(err)
 	} else if !info.Mode().IsRegular() {
-		return "", errors.New("is not a regular file")
+		return nil, errors.New("is not a regular file")
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return "", opened(err)
+		return nil, opened(err)
 	}
 	defer func() { _ = f.Close() }()
 	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
-		return "", errors.New("is not a regular file")
+		return nil, errors.New("is not a regular file")
 	}
-	b, err := io.ReadAll(io.LimitReader(f, maxSecretKeyFileSize+1))
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
-		return "", errors.New("cannot be read")
+		return nil, errors.New("cannot be read")
 	}
-	if len(b) > maxSecretKeyFileSize {
-		return "", fmt.Errorf("is larger than %d bytes; it should hold only the key", maxSecretKeyFileSize)
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("is larger than %d bytes; %s", limit, should)
 	}
-	if strings.TrimSpace(string(b)) == "" {
-		return "", errors.New("is empty; it should hold the key (generate one with: openssl rand -base64 32)")
+	return b, nil
+}
+
+// maxCAFileSize bounds what LATCHKEY_REDIS_CA_FILE may hold (a bundle of a few hundred certificates).
+const maxCAFileSize = 1 << 20
+
+// loadRedisRootCAs reads the certificate authorities in LATCHKEY_REDIS_CA_FILE, which only a rediss://
+// LATCHKEY_REDIS_URL uses; nil when it is not set.
+func loadRedisRootCAs(redisURL string, get func(name, def string) string, bad func(format string, a ...any)) *x509.CertPool {
+	path := get("LATCHKEY_REDIS_CA_FILE", "")
+	if path == "" {
+		return nil
 	}
-	return string(b), nil
+	name := fmt.Sprintf("LATCHKEY_REDIS_CA_FILE=%q", path)
+	if u, err := url.Parse(redisURL); err != nil || u.Scheme != "rediss" {
+		bad("%s is set, but LATCHKEY_REDIS_URL does not start with rediss:// (Redis over TLS), so it would not be used", name)
+		return nil
+	}
+	b, err := readSmallFile(path, maxCAFileSize, "it should hold the PEM certificates of the CAs that sign Redis's certificate")
+	if err != nil {
+		bad("%s %v", name, err)
+		return nil
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		bad("%s holds no PEM certificate (-----BEGIN CERTIFICATE-----)", name)
+		return nil
+	}
+	return pool
 }
 
 // Corbado defaults.

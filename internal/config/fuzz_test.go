@@ -16,8 +16,8 @@ import (
 )
 
 // fzSeed turns a partial environment into FuzzConfigLoad arguments, one per name in vars.
-func fzSeed(vars []string, env map[string]string) [27]string {
-	var args [27]string
+func fzSeed(vars []string, env map[string]string) [28]string {
+	var args [28]string
 	for i, k := range vars {
 		args[i] = env[k]
 	}
@@ -41,9 +41,15 @@ func FuzzConfigLoad(f *testing.F) {
 		"CORBADO_PROJECT_ID,CORBADO_API_SECRET,CORBADO_FRONTEND_API,CORBADO_BACKEND_API," +
 		"LATCHKEY_DEV,LATCHKEY_RELATED_ORIGINS,LATCHKEY_ACTIVITY_RETENTION," +
 		"LATCHKEY_SMTP_URL,LATCHKEY_SMTP_FROM,LATCHKEY_REDIS_PREFIX," +
-		"LATCHKEY_DB_MAX_OPEN_CONNS,LATCHKEY_DB_MAX_IDLE_CONNS,LATCHKEY_STARTUP_WAIT"; strings.Join(vars, ",") != want {
+		"LATCHKEY_DB_MAX_OPEN_CONNS,LATCHKEY_DB_MAX_IDLE_CONNS,LATCHKEY_STARTUP_WAIT," +
+		"LATCHKEY_REDIS_CA_FILE"; strings.Join(vars, ",") != want {
 		f.Fatalf("config.Vars() = %q: update FuzzConfigLoad's arguments to match", vars)
 	}
+	caPEM, err := os.ReadFile(filepath.Join("testdata", "redis-ca.pem")) // a throwaway test CA's certificate
+	if err != nil {
+		f.Fatal(err)
+	}
+	fzCAPEM := string(caPEM)
 	for _, env := range []map[string]string{
 		{},
 		{
@@ -103,35 +109,42 @@ func FuzzConfigLoad(f *testing.F) {
 		{"LATCHKEY_DB_MAX_OPEN_CONNS": "50", "LATCHKEY_DB_MAX_IDLE_CONNS": "10", "LATCHKEY_STARTUP_WAIT": "0"},
 		{"LATCHKEY_DB_MAX_OPEN_CONNS": "5", "LATCHKEY_DB_MAX_IDLE_CONNS": "6", "LATCHKEY_STARTUP_WAIT": "2h"},
 		{"LATCHKEY_DATABASE_URL": "postgres://u:pgpassword@db/x", "LATCHKEY_DB_MAX_IDLE_CONNS": "21", "LATCHKEY_DB_MAX_OPEN_CONNS": "+7"},
+		{"LATCHKEY_REDIS_URL": "rediss://:redispassword@cache:6380/0", "LATCHKEY_REDIS_CA_FILE": fzCAPEM},
+		{"LATCHKEY_REDIS_URL": "redis://cache:6379/0", "LATCHKEY_REDIS_CA_FILE": fzCAPEM},
+		{"LATCHKEY_REDIS_URL": "rediss://cache:6380/0", "LATCHKEY_REDIS_CA_FILE": "not a certificate"},
 	} {
 		a := fzSeed(vars, env)
-		f.Add(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20], a[21], a[22], a[23], a[24], a[25], a[26])
+		f.Add(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20], a[21], a[22], a[23], a[24], a[25], a[26], a[27])
 	}
 
 	f.Fuzz(func(t *testing.T, addr, publicURL, databaseURL, redisURL, logLevel, ceremonyTimeout, tokenTTL,
 		sessionLifetime, sessionIdle, rpName, rateLimit, trustedProxies, secretKey, secretKeyFile,
 		projectID, apiSecret, frontendAPI, backendAPI, dev, relatedOrigins, activityRetention, smtpURL, smtpFrom,
-		redisPrefix, dbMaxOpen, dbMaxIdle, startupWait string) {
+		redisPrefix, dbMaxOpen, dbMaxIdle, startupWait, redisCAFile string) {
 		values := []string{addr, publicURL, databaseURL, redisURL, logLevel, ceremonyTimeout, tokenTTL,
 			sessionLifetime, sessionIdle, rpName, rateLimit, trustedProxies, secretKey, secretKeyFile,
 			projectID, apiSecret, frontendAPI, backendAPI, dev, relatedOrigins, activityRetention, smtpURL, smtpFrom,
-			redisPrefix, dbMaxOpen, dbMaxIdle, startupWait}
+			redisPrefix, dbMaxOpen, dbMaxIdle, startupWait, redisCAFile}
 		env := map[string]string{}
 		for i, k := range vars {
 			env[k] = values[i]
 		}
 		dir := t.TempDir()
+		// The arguments for the *_FILE variables are the files' contents: each is written to a file, and
+		// the variable names it.
 		load := func(env map[string]string) (config.Config, error) {
-			path := ""
-			if contents := env["LATCHKEY_SECRET_KEY_FILE"]; contents != "" {
-				path = filepath.Join(dir, "secret-key")
-				if err := os.WriteFile(path, []byte(contents), 0o600); err != nil {
-					t.Fatal(err)
+			paths := map[string]string{}
+			for _, k := range []string{"LATCHKEY_SECRET_KEY_FILE", "LATCHKEY_REDIS_CA_FILE"} {
+				if contents := env[k]; contents != "" {
+					paths[k] = filepath.Join(dir, strings.ToLower(k))
+					if err := os.WriteFile(paths[k], []byte(contents), 0o600); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
 			return config.Load(func(k string) string {
-				if k == "LATCHKEY_SECRET_KEY_FILE" {
-					return path
+				if strings.HasSuffix(k, "_FILE") {
+					return paths[k]
 				}
 				return env[k]
 			})
@@ -157,6 +170,12 @@ func FuzzConfigLoad(f *testing.F) {
 		if open < 0 || open > 1000 || idle < 0 || idle > 1000 || (open > 0 && idle > open) ||
 			(open == 0 && idle > config.DefaultPostgresMaxConns && !strings.HasPrefix(c.DatabaseURL, "sqlite:")) {
 			t.Errorf("LATCHKEY_DB_MAX_OPEN_CONNS=%q, LATCHKEY_DB_MAX_IDLE_CONNS=%q gave a pool of %d with %d idle", dbMaxOpen, dbMaxIdle, open, idle)
+		}
+		if c.RedisRootCAs != nil && !strings.HasPrefix(c.RedisURL, "rediss://") {
+			t.Errorf("LATCHKEY_REDIS_CA_FILE was taken with LATCHKEY_REDIS_URL=%q, which does not use TLS", c.RedisURL)
+		}
+		if (c.RedisRootCAs != nil) != (strings.TrimSpace(redisCAFile) != "") {
+			t.Errorf("LATCHKEY_REDIS_CA_FILE holding %q gave RootCAs %v", redisCAFile, c.RedisRootCAs != nil)
 		}
 		if c.StartupWait < 0 || c.StartupWait > time.Hour {
 			t.Errorf("LATCHKEY_STARTUP_WAIT=%q gave %v", startupWait, c.StartupWait)

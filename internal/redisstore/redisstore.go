@@ -12,6 +12,7 @@ package redisstore
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
@@ -22,6 +23,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/startup"
 )
 
 // opTimeout bounds every Redis call Latchkey makes on a request's behalf: with Redis unreachable, rueidis
@@ -39,18 +41,36 @@ type Redis struct {
 	prefix string
 }
 
+// Options are what a Redis connection needs besides its URL.
+type Options struct {
+	// RootCAs are the certificate authorities a rediss:// server's certificate must chain to; nil: the
+	// system's.
+	RootCAs *x509.CertPool
+}
+
 // Open connects to redisURL (redis://[:password@]host:port/db, or rediss:// for TLS); every key and
 // channel Latchkey uses starts with prefix.
 func Open(ctx context.Context, redisURL, prefix string) (*Redis, error) {
+	return OpenWith(ctx, redisURL, prefix, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, redisURL, prefix string, o Options) (*Redis, error) {
 	opt, err := rueidis.ParseURL(redisURL)
 	if err != nil {
 		return nil, fmt.Errorf("redis: LATCHKEY_REDIS_URL %s: %w", Redact(redisURL), err)
+	}
+	if opt.TLSConfig != nil && o.RootCAs != nil {
+		opt.TLSConfig.RootCAs = o.RootCAs
 	}
 	opt.Dialer.Timeout = 3 * time.Second
 	opt.ConnWriteTimeout = 5 * time.Second
 	opt.CacheSizeEachConn = 64 << 20
 	c, err := rueidis.NewClient(opt)
 	if err != nil {
+		if startup.CertificateRejected(err) {
+			return nil, fmt.Errorf("redis: %s presented a TLS certificate Latchkey does not trust (if a private CA signed it, set LATCHKEY_REDIS_CA_FILE to that CA's PEM file): %w", Redact(redisURL), err)
+		}
 		return nil, fmt.Errorf("redis: cannot connect to %s: %w", Redact(redisURL), err)
 	}
 	r := &Redis{c: c, prefix: prefix}

@@ -5,6 +5,8 @@ package startup
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -42,6 +44,19 @@ func Permanent(err error) error {
 func IsPermanent(err error) bool {
 	var p *permanentError
 	return errors.As(err, &p)
+}
+
+// CertificateRejected reports whether err is a TLS handshake that failed because the server's
+// certificate was not accepted (an unknown authority, a name it is not for, expired): the server
+// answered, and waiting will not change what it presents.
+func CertificateRejected(err error) bool {
+	var (
+		verify   *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+	)
+	return errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid)
 }
 
 // timing is Wait's schedule; tests shorten it.

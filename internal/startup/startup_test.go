@@ -2,8 +2,14 @@ package startup
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +159,46 @@ func TestWaitBoundsEachTry(t *testing.T) {
 	}
 	if last := budgets[len(budgets)-1]; last < 40*time.Millisecond {
 		t.Errorf("the last try had only %v, less than the minimum", last)
+	}
+}
+
+// CertificateRejected tells a handshake refused for the server's certificate (what waiting cannot
+// change) from every other failure to connect.
+func TestCertificateRejected(t *testing.T) {
+	srv := httptest.NewTLSServer(http.NotFoundHandler()) // a certificate for 127.0.0.1 from httptest's own CA
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	dial := func(cfg *tls.Config) error {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, cfg)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	trusted := x509.NewCertPool()
+	trusted.AddCert(srv.Certificate())
+	if err := dial(&tls.Config{RootCAs: trusted}); err != nil {
+		t.Fatalf("a trusted certificate: %v", err)
+	}
+	for name, cfg := range map[string]*tls.Config{
+		"unknown authority": {RootCAs: x509.NewCertPool()},
+		"wrong name":        {RootCAs: trusted, ServerName: "redis.internal.invalid"},
+	} {
+		err := dial(cfg)
+		if err == nil || !CertificateRejected(fmt.Errorf("redis: cannot connect: %w", err)) {
+			t.Errorf("%s: CertificateRejected(%v) = false, want true", name, err)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	_, err = tls.Dial("tcp", closed, &tls.Config{})
+	for _, err := range []error{err, context.DeadlineExceeded, errors.New("x509 in words only")} {
+		if err == nil || CertificateRejected(err) {
+			t.Errorf("CertificateRejected(%v) = true, want false", err)
+		}
 	}
 }

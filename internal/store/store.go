@@ -182,13 +182,16 @@ const sqliteIdleConns = 8
 
 // postgresStartupError marks the failures that waiting for PostgreSQL cannot cure as permanent: the
 // server answered and refused us for good (SQLSTATE class 28: a wrong password or an unknown role;
-// 3D000: the database does not exist). Everything else — a refused or timed-out connection, a host name
+// 3D000: the database does not exist), or its TLS certificate was not accepted. Everything else — a refused or timed-out connection, a host name
 // that does not resolve yet, "the database system is starting up" (57P03), too many connections
 // (53300) — is worth waiting for.
 func postgresStartupError(err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "28") || pgErr.Code == "3D000") {
 		return startup.Permanent(err)
+	}
+	if startup.CertificateRejected(err) {
+		return startup.Permanent(fmt.Errorf("the server's TLS certificate is not trusted (for a private CA, add sslrootcert=PATH to LATCHKEY_DATABASE_URL): %w", err))
 	}
 	return err
 }
