@@ -10,6 +10,7 @@ import (
 	"github.com/latchkey/latchkey/components"
 	"github.com/latchkey/latchkey/internal/aaguid"
 	"github.com/latchkey/latchkey/internal/activity"
+	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/provider"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
@@ -299,10 +300,11 @@ func (h *Handler) addPasskeyBegin(w http.ResponseWriter, r *http.Request) {
 	}
 	var req struct{}
 	if !h.decodeJSON(w, r, &req) {
+		h.metrics.PasskeyAdd.Failed(metrics.ReasonBadRequest)
 		return
 	}
 	creation, c, err := h.deps.Ceremonies.BeginAddPasskey(r.Context(), u.ID)
-	h.begin(w, r, creation, c, err, nil) // adding a passkey is neither a sign-up nor a log-in
+	h.begin(w, r, creation, c, err, h.metrics.PasskeyAdd)
 }
 
 func (h *Handler) addPasskeyFinish(w http.ResponseWriter, r *http.Request) {
@@ -311,19 +313,24 @@ func (h *Handler) addPasskeyFinish(w http.ResponseWriter, r *http.Request) {
 		h.failJSON(w, r, http.StatusUnauthorized, "You are no longer logged in. Log in again to add a passkey.", errors.New("no session"))
 		return
 	}
+	o := h.metrics.PasskeyAdd
 	body, ok := h.readJSONBody(w, r)
 	if !ok {
+		o.Failed(metrics.ReasonBadRequest)
 		return
 	}
 	c, err := h.ceremony.take(w, r)
 	if err != nil {
+		o.Failed(metrics.ReasonNoCeremony)
 		h.failJSON(w, r, http.StatusBadRequest, "This passkey prompt has expired or was not started here. Please try again.", err)
 		return
 	}
 	if _, err := h.deps.Ceremonies.FinishAddPasskey(r.Context(), c, body, u.ID); err != nil {
+		o.Failed(ceremonyReason(err))
 		h.providerError(w, r, err)
 		return
 	}
+	o.Succeeded()
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
 

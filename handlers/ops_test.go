@@ -138,58 +138,142 @@ func TestMetricsCountTheJourney(t *testing.T) {
 	after := scrape(t, e.s)
 	// Every series and how far it must have moved: the named ones as given, every other reason and
 	// class not at all.
-	type check struct {
+	var d deltas
+	d.none("latchkey_signup_failures_total", "reason", metrics.SignupReasons())
+	d.none("latchkey_login_failures_total", "reason", metrics.LoginReasons())
+	d.none("latchkey_session_exchange_failures_total", "reason", metrics.ExchangeReasons())
+	d.none("latchkey_rate_limited_total", "class", metrics.RateLimitClasses())
+	d.none("latchkey_recovery_failures_total", "reason", metrics.RecoveryReasons())
+	d.none("latchkey_passkey_add_failures_total", "reason", metrics.PasskeyAddReasons())
+	d.set("latchkey_recovery_logins_total", nil, 0)
+	d.set("latchkey_passkeys_added_total", nil, 0)
+	d.set("latchkey_signups_total", nil, 1)
+	d.set("latchkey_logins_total", nil, 1)
+	d.set("latchkey_sessions_started_total", nil, 2)
+	d.set("latchkey_login_failures_total", map[string]string{"reason": "not_verified"}, 1)
+	d.set("latchkey_session_exchange_failures_total", map[string]string{"reason": "no_token"}, 1)
+	d.set("latchkey_rate_limited_total", map[string]string{"class": "begin"}, 1)
+	d.set("latchkey_ceremony_duration_seconds", map[string]string{"ceremony": "registration", "step": "begin"}, 1)
+	d.set("latchkey_ceremony_duration_seconds", map[string]string{"ceremony": "registration", "step": "finish"}, 1)
+	d.set("latchkey_ceremony_duration_seconds", map[string]string{"ceremony": "login", "step": "begin"}, 2) // the refused one is not timed
+	d.set("latchkey_ceremony_duration_seconds", map[string]string{"ceremony": "login", "step": "finish"}, 2)
+	d.set("latchkey_ceremony_duration_seconds", map[string]string{"ceremony": "session", "step": "exchange"}, 3)
+	d.check(t, before, after)
+	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "go_sql_max_open_connections"} {
+		if _, ok := after[name]; !ok {
+			t.Errorf("no %s in /metrics", name)
+		}
+	}
+}
+
+// Account recovery and added passkeys are counted too: a wrong recovery code, a code that logs in, a
+// one-time link used, used again and unknown (a GET of a link, which uses nothing, is not counted), a
+// passkey added from the account page and a finish without its ceremony, each exactly once.
+func TestMetricsCountRecoveryAndAddedPasskeys(t *testing.T) {
+	t.Parallel()
+	e := newHostileEnv(t, map[string]string{"LATCHKEY_RATE_LIMIT": "off"})
+	s := withT(e.s, t)
+	b := e.beginSignup(t, "grace@example.com", "Grace Hopper")
+	_, codes := signedUp(t, s, e.finish(t, "/passkeys/signup/finish", b, e.create(t, b, softauthn.Tweaks{})))
+	link, _, err := s.app.Recovery().CreateLink(t.Context(), "grace@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := scrape(t, s)
+
+	if resp, _ := recoverWith(t, s, s.client(), "grace@example.com", "2345-6789-abcd", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong code: %d", resp.StatusCode)
+	}
+	c := s.client()
+	if resp, _ := recoverWith(t, s, c, "grace@example.com", codes[0], ""); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("right code: %d", resp.StatusCode)
+	}
+	for _, tc := range []struct {
+		method, path string
+		status       int
+	}{
+		{"GET", "/recover/" + link, http.StatusOK},
+		{"POST", "/recover/" + link, http.StatusSeeOther},
+		{"POST", "/recover/" + link, http.StatusGone},
+		{"POST", "/recover/nope", http.StatusNotFound},
+		{"GET", "/recover/nope", http.StatusNotFound},
+	} {
+		if resp, _ := s.do(s.client(), req{method: tc.method, path: tc.path}); resp.StatusCode != tc.status {
+			t.Fatalf("%s %s: %d, want %d", tc.method, tc.path, resp.StatusCode, tc.status)
+		}
+	}
+	// The person who recovered with a code adds a passkey for this device.
+	resp, options := s.do(c, req{method: "POST", path: "/account/passkeys/add/begin", body: `{}`, contentType: "application/json"})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("add begin: %d %s", resp.StatusCode, options)
+	}
+	created, err := softauthn.New(publicOrigin).CreateJSON([]byte(options), softauthn.Tweaks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := s.do(c, req{method: "POST", path: "/account/passkeys/add/finish", body: string(created), contentType: "application/json"}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("add finish: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := s.do(c, req{method: "POST", path: "/account/passkeys/add/finish", body: string(created), contentType: "application/json"}); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("add finish again, its ceremony used: %d", resp.StatusCode)
+	}
+
+	var d deltas
+	d.none("latchkey_recovery_failures_total", "reason", metrics.RecoveryReasons())
+	d.none("latchkey_passkey_add_failures_total", "reason", metrics.PasskeyAddReasons())
+	d.none("latchkey_login_failures_total", "reason", metrics.LoginReasons())
+	d.set("latchkey_recovery_failures_total", map[string]string{"reason": "wrong_code"}, 1)
+	d.set("latchkey_recovery_failures_total", map[string]string{"reason": "link_used"}, 1)
+	d.set("latchkey_recovery_failures_total", map[string]string{"reason": "link_unknown"}, 1)
+	d.set("latchkey_recovery_logins_total", nil, 2)
+	d.set("latchkey_passkeys_added_total", nil, 1)
+	d.set("latchkey_passkey_add_failures_total", map[string]string{"reason": "no_ceremony"}, 1)
+	d.set("latchkey_logins_total", nil, 0)
+	d.set("latchkey_sessions_started_total", nil, 0) // recovery starts its session without an exchange
+	d.check(t, before, scrape(t, s))
+}
+
+// deltas are the series a test expects to have moved between two scrapes, and by how much.
+type deltas []struct {
+	name   string
+	labels map[string]string
+	by     float64
+}
+
+// set expects name{labels} to move by exactly by.
+func (d *deltas) set(name string, labels map[string]string, by float64) {
+	for i := range *d {
+		if (*d)[i].name == name && maps.Equal((*d)[i].labels, labels) {
+			(*d)[i].by = by
+			return
+		}
+	}
+	*d = append(*d, struct {
 		name   string
 		labels map[string]string
-		delta  float64
+		by     float64
+	}{name, labels, by})
+}
+
+// none expects name not to move for any of label's values (set overrides one afterwards).
+func (d *deltas) none(name, label string, values []string) {
+	for _, v := range values {
+		d.set(name, map[string]string{label: v}, 0)
 	}
-	var checks []check
-	set := func(name string, labels map[string]string, delta float64) {
-		for i := range checks {
-			if checks[i].name == name && maps.Equal(checks[i].labels, labels) {
-				checks[i].delta = delta
-				return
-			}
-		}
-		checks = append(checks, check{name, labels, delta})
-	}
-	for _, r := range metrics.SignupReasons() {
-		set("latchkey_signup_failures_total", map[string]string{"reason": r}, 0)
-	}
-	for _, r := range metrics.LoginReasons() {
-		set("latchkey_login_failures_total", map[string]string{"reason": r}, 0)
-	}
-	for _, r := range metrics.ExchangeReasons() {
-		set("latchkey_session_exchange_failures_total", map[string]string{"reason": r}, 0)
-	}
-	for _, c := range metrics.RateLimitClasses() {
-		set("latchkey_rate_limited_total", map[string]string{"class": c}, 0)
-	}
-	set("latchkey_signups_total", nil, 1)
-	set("latchkey_logins_total", nil, 1)
-	set("latchkey_sessions_started_total", nil, 2)
-	set("latchkey_login_failures_total", map[string]string{"reason": "not_verified"}, 1)
-	set("latchkey_session_exchange_failures_total", map[string]string{"reason": "no_token"}, 1)
-	set("latchkey_rate_limited_total", map[string]string{"class": "begin"}, 1)
-	set("latchkey_ceremony_duration_seconds", map[string]string{"ceremony": "registration", "step": "begin"}, 1)
-	set("latchkey_ceremony_duration_seconds", map[string]string{"ceremony": "registration", "step": "finish"}, 1)
-	set("latchkey_ceremony_duration_seconds", map[string]string{"ceremony": "login", "step": "begin"}, 2) // the refused one is not timed
-	set("latchkey_ceremony_duration_seconds", map[string]string{"ceremony": "login", "step": "finish"}, 2)
-	set("latchkey_ceremony_duration_seconds", map[string]string{"ceremony": "session", "step": "exchange"}, 3)
-	for _, c := range checks {
+}
+
+// check fails t for every series not in both scrapes or not moved by what was set.
+func (d deltas) check(t *testing.T, before, after map[string]*dto.MetricFamily) {
+	t.Helper()
+	for _, c := range d {
 		b, okB := sample(before, c.name, c.labels)
 		a, okA := sample(after, c.name, c.labels)
 		if !okB || !okA {
 			t.Errorf("%s%v is not in both scrapes", c.name, c.labels)
 			continue
 		}
-		if a-b != c.delta {
-			t.Errorf("%s%v moved by %v, want %v", c.name, c.labels, a-b, c.delta)
-		}
-	}
-	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "go_sql_max_open_connections"} {
-		if _, ok := after[name]; !ok {
-			t.Errorf("no %s in /metrics", name)
+		if a-b != c.by {
+			t.Errorf("%s%v moved by %v, want %v", c.name, c.labels, a-b, c.by)
 		}
 	}
 }

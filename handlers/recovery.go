@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey/components"
+	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/recovery"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
@@ -59,17 +60,21 @@ func (h *Handler) recoverWithCode(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	email := truncate(r.PostForm.Get("email"), 254)
 	u, err := h.deps.Recovery.Redeem(r.Context(), h.device(r).IP, email, truncate(r.PostForm.Get("code"), 64))
+	o := h.metrics.Recovery
 	switch {
 	case errors.Is(err, recovery.ErrWrongCode):
+		o.Failed(metrics.ReasonWrongCode)
 		h.logFailure(r, http.StatusUnauthorized, err)
 		h.renderRecover(w, r, http.StatusUnauthorized, components.RecoverView{Error: msgRecoverWrong, Email: email})
 		return
 	case errors.Is(err, recovery.ErrTooMany):
+		o.Failed(metrics.ReasonTooMany)
 		h.logFailure(r, http.StatusTooManyRequests, err)
 		w.Header().Set("Retry-After", "900")
 		h.renderRecover(w, r, http.StatusTooManyRequests, components.RecoverView{Error: msgRecoverTooMany, Email: email})
 		return
 	case err != nil:
+		o.Failed(metrics.ReasonInternal)
 		h.fail(w, r, http.StatusInternalServerError, "Something went wrong", "We could not check your recovery code. Please try again.", err)
 		return
 	}
@@ -99,9 +104,11 @@ func (h *Handler) recoverByEmail(w http.ResponseWriter, r *http.Request) {
 // them to add a passkey.
 func (h *Handler) recovered(w http.ResponseWriter, r *http.Request, u store.User) {
 	if _, err := h.deps.Sessions.Login(r.Context(), session.User{ID: u.ID, Name: u.Name, Email: u.Email}, h.device(r)); err != nil {
+		h.metrics.Recovery.Failed(metrics.ReasonInternal)
 		h.fail(w, r, http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Please try again.", err)
 		return
 	}
+	h.metrics.Recovery.Succeeded()
 	h.log.InfoContext(r.Context(), "session started by account recovery", "user_id", u.ID)
 	redirect(w, r, recoveredPath)
 }
@@ -132,10 +139,24 @@ func (h *Handler) recoveryLinkPage(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) useRecoveryLink(w http.ResponseWriter, r *http.Request) {
 	u, err := h.deps.Recovery.UseLink(r.Context(), linkToken(r))
 	if err != nil {
+		h.metrics.Recovery.Failed(linkReason(err))
 		h.linkFailed(w, r, err)
 		return
 	}
 	h.recovered(w, r, u)
+}
+
+// linkReason is the failure reason a recovery link's error is counted under.
+func linkReason(err error) string {
+	switch {
+	case errors.Is(err, recovery.ErrLinkUsed):
+		return metrics.ReasonLinkUsed
+	case errors.Is(err, recovery.ErrLinkExpired):
+		return metrics.ReasonLinkExpired
+	case errors.Is(err, recovery.ErrLinkUnknown):
+		return metrics.ReasonLinkUnknown
+	}
+	return metrics.ReasonInternal
 }
 
 func (h *Handler) linkFailed(w http.ResponseWriter, r *http.Request, err error) {

@@ -39,6 +39,11 @@ const (
 	ReasonTokenInvalid    = "token_invalid"    // exchange: the token failed verification, or was revoked or already exchanged
 	ReasonKeysUnavailable = "keys_unavailable" // exchange: the signing keys could not be fetched (Corbado mode)
 	ReasonSessionEnded    = "session_ended"    // exchange: the login was revoked before its session started
+	ReasonWrongCode       = "wrong_code"       // recovery: the email address and recovery code do not match (or the code was used)
+	ReasonTooMany         = "too_many"         // recovery: too many attempts for the account or the client
+	ReasonLinkUnknown     = "link_unknown"     // recovery: no such recovery link
+	ReasonLinkUsed        = "link_used"        // recovery: the link was used already
+	ReasonLinkExpired     = "link_expired"     // recovery: the link has expired
 	ReasonInternal        = "internal"         // a failure on our side
 	ReasonOther           = "other"            // a failure this version has no name for; should stay 0
 )
@@ -59,6 +64,17 @@ func LoginReasons() []string {
 func ExchangeReasons() []string {
 	return []string{ReasonNoToken, ReasonTwoTokens, ReasonTokenExpired, ReasonTokenInvalid, ReasonKeysUnavailable,
 		ReasonSessionEnded, ReasonInternal, ReasonOther}
+}
+
+// RecoveryReasons are the reason label values of latchkey_recovery_failures_total.
+func RecoveryReasons() []string {
+	return []string{ReasonWrongCode, ReasonTooMany, ReasonLinkUnknown, ReasonLinkUsed, ReasonLinkExpired, ReasonInternal, ReasonOther}
+}
+
+// PasskeyAddReasons are the reason label values of latchkey_passkey_add_failures_total.
+func PasskeyAddReasons() []string {
+	return []string{ReasonBadRequest, ReasonNoCeremony, ReasonInvalid, ReasonNotVerified, ReasonRejected,
+		ReasonPasskeyTaken, ReasonExpired, ReasonInternal, ReasonOther}
 }
 
 // Ceremonies and steps: the label values of latchkey_ceremony_duration_seconds.
@@ -108,6 +124,9 @@ type Metrics struct {
 	Signup   *Outcomes // sign-up ceremonies (begin and finish)
 	Login    *Outcomes // passkey log-in ceremonies (begin and finish)
 	Exchange *Outcomes // session exchanges (POST /auth/session), in both provider modes
+	Recovery *Outcomes // log-ins by account recovery (a recovery code or a one-time link)
+	// PasskeyAdd counts passkeys added from the account page (begin and finish).
+	PasskeyAdd *Outcomes
 
 	steps       map[[2]string]prometheus.Observer
 	rateLimited map[string]prometheus.Counter
@@ -131,6 +150,10 @@ func New(opts Options) *Metrics {
 			"latchkey_login_failures_total", "Passkey log-ins refused at begin or finish, by reason.", LoginReasons()),
 		Exchange: newOutcomes(reg, "latchkey_sessions_started_total", "Server-side sessions started by exchanging a session token (after every sign-up and log-in).",
 			"latchkey_session_exchange_failures_total", "Session token exchanges refused, by reason.", ExchangeReasons()),
+		Recovery: newOutcomes(reg, "latchkey_recovery_logins_total", "Sessions started by account recovery (a recovery code or a one-time link), without a passkey.",
+			"latchkey_recovery_failures_total", "Account recoveries refused (a recovery code or the use of a one-time link), by reason.", RecoveryReasons()),
+		PasskeyAdd: newOutcomes(reg, "latchkey_passkeys_added_total", "Passkeys added to an account from the account page.",
+			"latchkey_passkey_add_failures_total", "Passkey additions refused at begin or finish, by reason.", PasskeyAddReasons()),
 		steps:       map[[2]string]prometheus.Observer{},
 		rateLimited: map[string]prometheus.Counter{},
 		nowhere:     prometheus.NewCounter(prometheus.CounterOpts{Name: "latchkey_unregistered"}),
