@@ -12,13 +12,7 @@ import (
 // LATCHKEY_REDIS_CA_FILE: a PEM file of CAs, taken only with rediss://, refused in plain words otherwise.
 func TestRedisCAFile(t *testing.T) {
 	dir := t.TempDir()
-	file := func(name, contents string) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte(contents), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	file := func(name, contents string) string { return writeFile(t, dir, name, contents) }
 	pemBytes, err := os.ReadFile(filepath.Join("testdata", "redis-ca.pem")) // a throwaway test CA's certificate
 	if err != nil {
 		t.Fatal(err)
@@ -67,4 +61,14 @@ func mustPool(t *testing.T, pemText string) *x509.CertPool {
 		t.Fatal("no certificate")
 	}
 	return p
+}
+
+// writeFile writes contents to dir/name (mode 0600) and returns its path.
+func writeFile(t *testing.T, dir, name, contents string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(contents), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,13 +12,7 @@ func TestSecretKey(t *testing.T) {
 	const key = "c2VjcmV0LWtleS10aGF0LWlzLWxvbmctZW5vdWdoLTEyMzQ=" // 48 characters
 	const short = "hunter2-hunter2-hunter2"                        // 23 characters
 	dir := t.TempDir()
-	file := func(name, contents string) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte(contents), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	file := func(name, contents string) string { return writeFile(t, dir, name, contents) }
 	for _, tc := range []struct {
 		name string
 		env  map[string]string

@@ -301,23 +301,31 @@ func (p *cuttableProxy) cut() {
 	}
 }
 
-// With Redis gone, session calls fail within opTimeout (the request gets an answer) instead of waiting
-// for rueidis to reconnect.
-func TestSessionCallsFailRatherThanHangWhenRedisIsGone(t *testing.T) {
-	ctx := context.Background()
-	url, prefix := testredis.URL(t)
+// behindProxy gives a test the Redis URL and prefix, a cuttableProxy in front of that Redis with the
+// URL that goes through it, and a registry database.
+func behindProxy(t *testing.T) (url, prefix string, p *cuttableProxy, proxied string, st *store.Store) {
+	t.Helper()
+	url, prefix = testredis.URL(t)
 	u, err := neturl.Parse(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newCuttableProxy(t, u.Host)
+	p = newCuttableProxy(t, u.Host)
 	u.Host = p.ln.Addr().String()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "s.db"), nil)
+	st, err = store.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "s.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	r, err := redisstore.Open(ctx, u.String(), prefix)
+	t.Cleanup(func() { _ = st.Close() })
+	return url, prefix, p, u.String(), st
+}
+
+// With Redis gone, session calls fail within opTimeout (the request gets an answer) instead of waiting
+// for rueidis to reconnect.
+func TestSessionCallsFailRatherThanHangWhenRedisIsGone(t *testing.T) {
+	ctx := context.Background()
+	_, prefix, p, proxied, st := behindProxy(t)
+	r, err := redisstore.Open(ctx, proxied, prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,18 +379,7 @@ func TestSessionCallsFailRatherThanHangWhenRedisIsGone(t *testing.T) {
 // ping is not answered within ConnWriteTimeout (5 s). This test measures that bound.
 func TestSilentConnectionDropsItsCacheWithinTheBound(t *testing.T) {
 	ctx := context.Background()
-	url, prefix := testredis.URL(t)
-	u, err := neturl.Parse(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newCuttableProxy(t, u.Host)
-	u.Host = p.ln.Addr().String()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "s.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	url, prefix, p, proxied, st := behindProxy(t)
 	open := func(url string) *redisstore.Sessions {
 		r, err := redisstore.Open(ctx, url, prefix)
 		if err != nil {
@@ -391,7 +388,7 @@ func TestSilentConnectionDropsItsCacheWithinTheBound(t *testing.T) {
 		t.Cleanup(r.Close)
 		return r.Sessions(registry{st.SessionStore()})
 	}
-	partitioned, other := open(u.String()), open(url)
+	partitioned, other := open(proxied), open(url)
 	if ok, err := other.CreateCtx(ctx, "tok", []byte("v"), time.Now().Add(time.Hour), session.Created{UserID: "usr-1", At: time.Now()}); err != nil || !ok {
 		t.Fatalf("create: %v %v", ok, err)
 	}
