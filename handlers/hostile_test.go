@@ -127,6 +127,13 @@ func send(t *testing.T, s *stack, path, contentType string, body []byte, cookies
 	for _, c := range cookies {
 		r.AddCookie(c)
 	}
+	return roundTrip(t, r)
+}
+
+// roundTrip sends r as it is (no cookie jar, no redirects followed) and returns the response with its
+// body read.
+func roundTrip(t *testing.T, r *http.Request) (*http.Response, string) {
+	t.Helper()
 	resp, err := http.DefaultTransport.RoundTrip(r)
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/latchkey/latchkey/internal/metrics"
+	"github.com/latchkey/latchkey/internal/metricstest"
 	"github.com/latchkey/latchkey/internal/softauthn"
 	"github.com/latchkey/latchkey/internal/testdb"
 )
@@ -31,16 +32,7 @@ func get(t *testing.T, s *stack, path string, header map[string]string) (*http.R
 	for k, v := range header {
 		r.Header.Set(k, v)
 	}
-	resp, err := http.DefaultTransport.RoundTrip(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(b)
+	return roundTrip(t, r)
 }
 
 // scrape reads GET /metrics (from loopback) as Prometheus would.
@@ -61,33 +53,7 @@ func scrape(t *testing.T, s *stack) map[string]*dto.MetricFamily {
 // sample is the value of name{labels} in a scrape (a histogram's sample count); ok is false when the
 // series is not there.
 func sample(families map[string]*dto.MetricFamily, name string, labels map[string]string) (float64, bool) {
-	f := families[name]
-	if f == nil {
-		return 0, false
-	}
-	for _, m := range f.GetMetric() {
-		if len(m.GetLabel()) != len(labels) {
-			continue
-		}
-		match := true
-		for _, l := range m.GetLabel() {
-			if labels[l.GetName()] != l.GetValue() {
-				match = false
-			}
-		}
-		if !match {
-			continue
-		}
-		switch {
-		case m.Counter != nil:
-			return m.GetCounter().GetValue(), true
-		case m.Gauge != nil:
-			return m.GetGauge().GetValue(), true
-		case m.Histogram != nil:
-			return float64(m.GetHistogram().GetSampleCount()), true
-		}
-	}
-	return 0, false
+	return metricstest.Sample(families[name], labels)
 }
 
 // A real sign-up and log-in through the handlers, a refused log-in, a request without a token and one

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
+	"github.com/latchkey/latchkey/internal/metricstest"
 	"github.com/latchkey/latchkey/internal/testlog"
 )
 
@@ -25,36 +25,11 @@ func value(t *testing.T, m *Metrics, name string, labels map[string]string) (flo
 		t.Fatal(err)
 	}
 	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, s := range f.GetMetric() {
-			if !sameLabels(s.GetLabel(), labels) {
-				continue
-			}
-			switch {
-			case s.Counter != nil:
-				return s.GetCounter().GetValue(), true
-			case s.Gauge != nil:
-				return s.GetGauge().GetValue(), true
-			case s.Histogram != nil:
-				return float64(s.GetHistogram().GetSampleCount()), true
-			}
+		if f.GetName() == name {
+			return metricstest.Sample(f, labels)
 		}
 	}
 	return 0, false
-}
-
-func sameLabels(got []*dto.LabelPair, want map[string]string) bool {
-	if len(got) != len(want) {
-		return false
-	}
-	for _, l := range got {
-		if want[l.GetName()] != l.GetValue() {
-			return false
-		}
-	}
-	return true
 }
 
 // Every series exists from the start at 0, so a rate over it is defined before the first failure; the

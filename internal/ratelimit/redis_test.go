@@ -1,7 +1,6 @@
 package ratelimit
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/testlog"
 	"github.com/latchkey/latchkey/internal/testredis"
 	"github.com/redis/rueidis"
 )
@@ -47,36 +47,19 @@ func newTestRedis(c rueidis.Client, prefix string, perPeriod int, period time.Du
 }
 
 // logRecorder is a slog handler's output, safe for concurrent writes.
-type logRecorder struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (r *logRecorder) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.buf.Write(p)
-}
+type logRecorder struct{ testlog.Buffer }
 
 func (r *logRecorder) logger() *slog.Logger { return slog.New(slog.NewTextHandler(r, nil)) }
 
 // lines are the records logged at level ("WARN", "INFO").
 func (r *logRecorder) lines(level string) []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	var out []string
-	for _, l := range strings.Split(r.buf.String(), "\n") {
+	for _, l := range strings.Split(r.String(), "\n") {
 		if strings.Contains(l, "level="+level+" ") {
 			out = append(out, l)
 		}
 	}
 	return out
-}
-
-func (r *logRecorder) String() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.buf.String()
 }
 
 func TestRedisKey(t *testing.T) {
